@@ -1,0 +1,213 @@
+//! What a conditional model is conditioned on.
+//!
+//! A [`Condition`] bundles the three kinds of conditioning medgen supports, any of which may be
+//! absent: class labels, an image concatenated to the input on the channel axis, and an
+//! embedding vector (e.g. covariates such as age). A per-item `keep` mask switches the class
+//! and embedding parts to the network's learned *null* condition, which is what
+//! classifier-free guidance trains and samples with:
+//!
+//! `ε̂ = ε_θ(x, ∅) + w · (ε_θ(x, c) − ε_θ(x, ∅))`.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::{Rng, RngExt};
+
+use crate::error::{CoreError, Result};
+
+/// The conditioning inputs of a batch of `N` items with `D`-rank tensors.
+#[derive(Clone, Debug, Default)]
+pub struct Condition<const D: usize> {
+    /// Class labels `[N]`, in `0..num_classes`.
+    pub class: Option<Tensor<1, Int>>,
+    /// An image `[N, C_cond, ...]` with the sample's spatial size, concatenated on channels.
+    pub image: Option<Tensor<D>>,
+    /// An embedding `[N, E]` (covariates or any learned representation).
+    pub embedding: Option<Tensor<2>>,
+    /// Per-item mask `[N]`: 1 keeps the class/embedding condition, 0 replaces it by the null
+    /// condition. `None` keeps every item's condition.
+    pub keep: Option<Tensor<1>>,
+}
+
+impl<const D: usize> Condition<D> {
+    /// No conditioning at all.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Conditions on class labels `[N]`.
+    pub fn with_class(mut self, labels: Tensor<1, Int>) -> Self {
+        self.class = Some(labels);
+        self
+    }
+
+    /// Conditions on an image concatenated to the input on the channel axis.
+    pub fn with_image(mut self, image: Tensor<D>) -> Self {
+        self.image = Some(image);
+        self
+    }
+
+    /// Conditions on an embedding vector per item, `[N, E]`.
+    pub fn with_embedding(mut self, embedding: Tensor<2>) -> Self {
+        self.embedding = Some(embedding);
+        self
+    }
+
+    /// Whether a class or embedding part is present (what classifier-free guidance drops).
+    pub fn has_droppable_part(&self) -> bool {
+        self.class.is_some() || self.embedding.is_some()
+    }
+
+    /// Whether no conditioning input is present.
+    pub fn is_empty(&self) -> bool {
+        self.class.is_none() && self.image.is_none() && self.embedding.is_none()
+    }
+
+    /// The batch size implied by the present parts, if any (checked for consistency).
+    pub fn batch_size(&self) -> Result<Option<usize>> {
+        let sizes = [
+            self.class.as_ref().map(|t| t.dims()[0]),
+            self.image.as_ref().map(|t| t.dims()[0]),
+            self.embedding.as_ref().map(|t| t.dims()[0]),
+            self.keep.as_ref().map(|t| t.dims()[0]),
+        ];
+        let mut found: Option<usize> = None;
+        for size in sizes.into_iter().flatten() {
+            match found {
+                Some(n) if n != size => {
+                    return Err(CoreError::shape(
+                        "condition",
+                        format!("the same batch size {n} in every part"),
+                        &[size],
+                    ));
+                }
+                _ => found = Some(size),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The same condition with every item switched to the null condition (the unconditional
+    /// branch of classifier-free guidance). An image condition is kept: it is part of the input,
+    /// not of the guidance.
+    pub fn to_null(&self, batch: usize, device: &Device) -> Self {
+        Self {
+            keep: Some(Tensor::zeros([batch], device)),
+            ..self.clone()
+        }
+    }
+
+    /// Drops the class/embedding condition of each item independently with probability
+    /// `p_drop` (classifier-free-guidance training), drawing from `rng`.
+    pub fn drop_randomly<R: Rng + ?Sized>(
+        &self,
+        batch: usize,
+        p_drop: f64,
+        rng: &mut R,
+        device: &Device,
+    ) -> Result<Self> {
+        if !(0.0..=1.0).contains(&p_drop) {
+            return Err(CoreError::config("p_drop", "must lie in [0, 1]"));
+        }
+        let mask: Vec<f32> = (0..batch)
+            .map(|_| if rng.random_bool(p_drop) { 0.0 } else { 1.0 })
+            .collect();
+        let mut keep = Tensor::<1>::from_data(TensorData::new(mask, [batch]), device);
+        if let Some(previous) = &self.keep {
+            keep = keep.mul(previous.clone());
+        }
+        Ok(Self {
+            keep: Some(keep),
+            ..self.clone()
+        })
+    }
+
+    /// Selects items `indices` of every part (used to split or repeat a batch).
+    pub fn select(&self, indices: Tensor<1, Int>) -> Self {
+        Self {
+            class: self.class.clone().map(|t| t.select(0, indices.clone())),
+            image: self.image.clone().map(|t| t.select(0, indices.clone())),
+            embedding: self.embedding.clone().map(|t| t.select(0, indices.clone())),
+            keep: self.keep.clone().map(|t| t.select(0, indices.clone())),
+        }
+    }
+
+    /// Concatenates two conditions along the batch axis (e.g. the conditional and null halves
+    /// of one guided network call). Parts must be present in both or in neither.
+    pub fn cat(&self, other: &Self) -> Result<Self> {
+        fn join<const R: usize, K>(
+            a: &Option<Tensor<R, K>>,
+            b: &Option<Tensor<R, K>>,
+            part: &str,
+        ) -> Result<Option<Tensor<R, K>>>
+        where
+            K: burn::tensor::kind::Basic,
+        {
+            match (a, b) {
+                (Some(a), Some(b)) => Ok(Some(Tensor::cat(vec![a.clone(), b.clone()], 0))),
+                (None, None) => Ok(None),
+                _ => Err(CoreError::config(
+                    "condition",
+                    format!("cannot concatenate: `{part}` present on one side only"),
+                )),
+            }
+        }
+        let keep = match (&self.keep, &other.keep) {
+            (None, None) => None,
+            (a, b) => {
+                let n_a = self.batch_size()?.unwrap_or(0);
+                let n_b = other.batch_size()?.unwrap_or(0);
+                let device = a.as_ref().or(b.as_ref()).map(|t| t.device()).unwrap();
+                let a = a.clone().unwrap_or_else(|| Tensor::ones([n_a], &device));
+                let b = b.clone().unwrap_or_else(|| Tensor::ones([n_b], &device));
+                Some(Tensor::cat(vec![a, b], 0))
+            }
+        };
+        Ok(Self {
+            class: join(&self.class, &other.class, "class")?,
+            image: join(&self.image, &other.image, "image")?,
+            embedding: join(&self.embedding, &other.embedding, "embedding")?,
+            keep,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::test_device;
+    use crate::rng::seeded_rng;
+
+    #[test]
+    fn random_drop_rate_matches_probability() {
+        let device = test_device();
+        let labels = Tensor::<1, Int>::zeros([2000], &device);
+        let cond = Condition::<4>::none().with_class(labels);
+        let dropped = cond
+            .drop_randomly(2000, 0.25, &mut seeded_rng(3), &device)
+            .unwrap();
+        let kept = dropped.keep.unwrap().sum().into_scalar::<f32>();
+        let rate = 1.0 - kept / 2000.0;
+        assert!((rate - 0.25).abs() < 0.03, "drop rate {rate}");
+    }
+
+    #[test]
+    fn inconsistent_batch_sizes_are_reported() {
+        let device = test_device();
+        let cond = Condition::<4>::none()
+            .with_class(Tensor::zeros([3], &device))
+            .with_embedding(Tensor::zeros([4, 2], &device));
+        assert!(cond.batch_size().is_err());
+        assert!(cond.drop_randomly(3, 1.5, &mut seeded_rng(0), &device).is_err());
+    }
+
+    #[test]
+    fn cat_joins_conditional_and_null_halves() {
+        let device = test_device();
+        let cond = Condition::<4>::none().with_class(Tensor::from_ints([1, 2], &device));
+        let both = cond.cat(&cond.to_null(2, &device)).unwrap();
+        assert_eq!(both.batch_size().unwrap(), Some(4));
+        let keep = both.keep.unwrap().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(keep, vec![1.0, 1.0, 0.0, 0.0]);
+        let missing = Condition::<4>::none();
+        assert!(cond.cat(&missing).is_err());
+    }
+}
