@@ -6,6 +6,9 @@
 //! | module | crate | what it holds |
 //! |---|---|---|
 //! | [`core`] | `medgen-core` | traits, AdaGN U-Net, ODE integrators, noise, data, training utilities |
+//! | [`diffusion`] | `medgen-diffusion` | noise schedules, DDPM/DDIM and fast samplers, guidance, inversion |
+//! | [`sdf`] | `medgen-sdf` | exact Euclidean distance transforms, masks ↔ signed distance maps |
+//! | [`metrics`] | `medgen-metrics` | Fréchet distance, image quality, detection and segmentation metrics |
 //!
 //! No crate names a Burn backend: pick one at run time with a [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU, `Device::wgpu(..)` on a GPU), or by name through
@@ -13,6 +16,12 @@
 
 #[cfg(feature = "core")]
 pub use medgen_core as core;
+#[cfg(feature = "diffusion")]
+pub use medgen_diffusion as diffusion;
+#[cfg(feature = "metrics")]
+pub use medgen_metrics as metrics;
+#[cfg(feature = "sdf")]
+pub use medgen_sdf as sdf;
 
 /// Burn, re-exported so that users build against the exact version medgen uses.
 pub use burn;

@@ -41,9 +41,7 @@ impl Args {
         T::Err: std::fmt::Display,
     {
         match self.values.get(name) {
-            Some(raw) => raw
-                .parse()
-                .map_err(|err| format!("--{name} {raw}: {err}")),
+            Some(raw) => raw.parse().map_err(|err| format!("--{name} {raw}: {err}")),
             None => Ok(default),
         }
     }

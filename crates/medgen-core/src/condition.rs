@@ -196,7 +196,10 @@ mod tests {
             .with_class(Tensor::zeros([3], &device))
             .with_embedding(Tensor::zeros([4, 2], &device));
         assert!(cond.batch_size().is_err());
-        assert!(cond.drop_randomly(3, 1.5, &mut seeded_rng(0), &device).is_err());
+        assert!(
+            cond.drop_randomly(3, 1.5, &mut seeded_rng(0), &device)
+                .is_err()
+        );
     }
 
     #[test]

@@ -185,6 +185,7 @@ impl NpyArray {
     /// The values converted to `f32` (integers above 2^24 lose precision).
     ///
     /// Fails with [`CoreError::NonFinite`] naming `what` if a floating-point value is NaN/Inf.
+    #[allow(clippy::unnecessary_cast)] // the macro's `as f32` is the identity for the f32 arm
     pub fn to_f32(&self, what: &str) -> Result<Vec<f32>> {
         let values: Vec<f32> =
             with_values!(&self.values, v => v.iter().map(|&x| x as f32).collect());

@@ -552,7 +552,7 @@ mod tests {
             let err = Checkpoint::read(&damaged).unwrap_err();
             assert!(matches!(err, CoreError::Format { .. }), "{what}: {err}");
         }
-        let missing = Checkpoint::read(&dir.path().join("none.ckpt")).unwrap_err();
+        let missing = Checkpoint::read(dir.path().join("none.ckpt")).unwrap_err();
         assert!(matches!(missing, CoreError::Io { .. }));
     }
 

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod loss_history;
 pub mod lr;
 pub mod progress;
+pub mod trainer;
 
 pub use atomic_file::write_atomically;
 pub use checkpoint::Checkpoint;
@@ -29,3 +30,4 @@ pub use guard::DivergenceGuard;
 pub use loss_history::LossHistory;
 pub use lr::{WarmupCosine, WarmupCosineConfig};
 pub use progress::TrainingProgress;
+pub use trainer::{StepReport, Trainer, TrainerConfig};

@@ -1,0 +1,90 @@
+//! A network bound to one sampling run's condition and classifier-free guidance, evaluated at a
+//! scalar time: what every sampler ([`crate::sampling::sample`], the probability-flow ODE, the
+//! score SDEs, RePaint) calls once per network evaluation.
+
+use burn::tensor::Tensor;
+use medgen_core::{Condition, TimeConditionedNetwork};
+
+use crate::error::Result;
+use crate::guidance::{GuidanceConfig, guided_evaluate};
+use crate::scheduler::ensure_same_shape;
+
+/// `f_θ(x, t, c)` with guidance ([`GuidanceConfig::combine`] of the conditional and null
+/// branches, evaluated in one call on a doubled batch), for samples of `batch` items; counts its
+/// evaluations (a guided evaluation counts once).
+pub(crate) struct GuidedNetwork<'a, N: ?Sized, const D: usize> {
+    network: &'a N,
+    condition: &'a Condition<D>,
+    null_pair: Option<Condition<D>>,
+    guidance: &'a GuidanceConfig,
+    batch: usize,
+    evaluations: usize,
+}
+
+impl<'a, N, const D: usize> GuidedNetwork<'a, N, D>
+where
+    N: TimeConditionedNetwork<D> + ?Sized,
+{
+    /// Binds `network` to `condition` and `guidance` for samples shaped like `sample`.
+    ///
+    /// Errors: an `Empty` error for an empty sample, a shape error when the condition's batch
+    /// differs from the sample's, and the errors of [`GuidanceConfig::validate`].
+    pub(crate) fn new(
+        network: &'a N,
+        condition: &'a Condition<D>,
+        guidance: &'a GuidanceConfig,
+        sample: &Tensor<D>,
+    ) -> Result<Self> {
+        let dims = sample.dims();
+        medgen_core::check::ensure_non_empty(&dims, "sample")?;
+        let batch = dims[0];
+        if let Some(items) = condition.batch_size()?
+            && items != batch
+        {
+            return Err(medgen_core::CoreError::shape(
+                "condition",
+                format!("one entry per sample ({batch})"),
+                &[items],
+            )
+            .into());
+        }
+        guidance.validate(condition)?;
+        let null_pair = if guidance.is_active() {
+            Some(condition.cat(&condition.to_null(batch, &sample.device()))?)
+        } else {
+            None
+        };
+        Ok(Self {
+            network,
+            condition,
+            null_pair,
+            guidance,
+            batch,
+            evaluations: 0,
+        })
+    }
+
+    /// Evaluates the (guided) network at `x` and the network time `time` (the same for every
+    /// item; uploaded as a `[N]` tensor, no host read); fails with
+    /// [`DiffusionError::ModelOutputShape`](crate::DiffusionError::ModelOutputShape) unless the
+    /// output has `x`'s shape.
+    pub(crate) fn evaluate(&mut self, x: Tensor<D>, time: f64) -> Result<Tensor<D>> {
+        self.evaluations += 1;
+        let t = Tensor::<1>::full([self.batch], time as f32, &x.device());
+        let output = guided_evaluate(
+            self.network,
+            x.clone(),
+            t,
+            self.condition,
+            self.null_pair.as_ref(),
+            self.guidance,
+        )?;
+        ensure_same_shape(&output, &x)?;
+        Ok(output)
+    }
+
+    /// The number of evaluations so far.
+    pub(crate) fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+}

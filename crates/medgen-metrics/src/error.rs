@@ -1,0 +1,58 @@
+//! The one error type of `medgen-metrics`.
+
+use medgen_core::CoreError;
+use medgen_sdf::SdfError;
+
+/// Everything that can go wrong in `medgen-metrics`.
+///
+/// Shape, emptiness, finiteness and configuration errors are the shared [`CoreError`]
+/// variants (wrapped in [`MetricsError::Core`]); the variants below are specific to metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// A shared validation error (wrong shape or rank, empty input, NaN, invalid option).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// An error of the distance transforms used by the surface-distance metrics.
+    #[error(transparent)]
+    Sdf(#[from] SdfError),
+    /// A metric that is undefined for the given input, e.g. AUROC with a single class or a
+    /// surface distance to an empty mask.
+    #[error("{metric} is undefined: {reason}")]
+    Undefined {
+        /// The metric asked for.
+        metric: &'static str,
+        /// Why it has no value for this input.
+        reason: String,
+    },
+    /// A mask tensor held a value other than exactly `0.0` or `1.0`.
+    #[error("{what} must be binary (every value 0 or 1), found {value} at flat index {index}")]
+    NonBinaryMask {
+        /// Which input was wrong.
+        what: String,
+        /// Flat (row-major) index of the first offending element.
+        index: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A dense linear-algebra routine failed (e.g. an eigendecomposition did not converge).
+    #[error("linear algebra failed in {what}: {reason}")]
+    Linalg {
+        /// The computation that failed.
+        what: &'static str,
+        /// The solver's explanation.
+        reason: String,
+    },
+}
+
+impl MetricsError {
+    /// Builds [`MetricsError::Undefined`].
+    pub(crate) fn undefined(metric: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Undefined {
+            metric,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// `Result` with [`MetricsError`] as the error type.
+pub type Result<T, E = MetricsError> = std::result::Result<T, E>;
