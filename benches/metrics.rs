@@ -4,6 +4,8 @@
 //! - `frechet_d512`, `frechet_d2048`: the Fréchet distance between two Gaussians given by
 //!   their means and covariances (covariances of seeded random features, `n = d + 64`
 //!   samples, so both are full rank), the step pytorch-fid runs through `scipy.linalg.sqrtm`;
+//!   `frechet_d512_previous_route`, `frechet_d2048_previous_route`: the same through the
+//!   previous, copy-heavier route, for the old/new ratio in one run;
 //! - `ssim_gaussian_512x512`: SSIM of two 512 × 512 images with the Gaussian window
 //!   (σ = 1.5, population covariance), as `structural_similarity(gaussian_weights=True)`.
 //!
@@ -13,6 +15,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use medgen_metrics::frechet::frechet_trace_sqrt_baseline;
 use medgen_metrics::{
     FeatureMatrix, FrechetOptions, GaussianStats, SsimConfig, frechet_distance, ssim,
 };
@@ -39,6 +42,13 @@ fn bench_frechet(c: &mut Criterion) {
         group.bench_function(format!("frechet_d{d}"), |bench| {
             bench.iter(|| {
                 black_box(frechet_distance(black_box(&a), black_box(&b), &options).unwrap())
+            })
+        });
+        // The previous route (three covariance copies, the Cholesky factor copied out),
+        // measured in the same run so that the speed-up survives a noisy machine.
+        group.bench_function(format!("frechet_d{d}_previous_route"), |bench| {
+            bench.iter(|| {
+                black_box(frechet_trace_sqrt_baseline(black_box(&a), black_box(&b)).unwrap())
             })
         });
     }

@@ -42,6 +42,15 @@ pub enum MetricsError {
         /// The solver's explanation.
         reason: String,
     },
+    /// A weight file could not be loaded into a network (unreadable file, missing key,
+    /// wrong tensor shape).
+    #[error("cannot load weights from {path}: {reason}")]
+    Weights {
+        /// The weight file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl MetricsError {

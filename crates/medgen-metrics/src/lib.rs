@@ -5,7 +5,8 @@
 //!
 //! - distribution metrics: the [`frechet_distance`] behind FID (pytorch-fid), [`kid`]
 //!   (torchmetrics/clean-fid), [`inception_score`], on features from any
-//!   [`FeatureExtractor`];
+//!   [`FeatureExtractor`], such as pytorch-fid's [`InceptionV3`] (standard weight file
+//!   loaded from a local path through burn-store's PyTorch reader);
 //! - image quality: [`ssim`] (scikit-image), [`ms_ssim`], [`psnr`], [`mse`], [`mae`];
 //! - detection: [`auroc`], [`average_precision`], [`roc_curve`],
 //!   [`precision_recall_curve`] (scikit-learn), [`best_dice_threshold`];
@@ -39,6 +40,7 @@ pub mod fidelity;
 pub mod frechet;
 pub mod gaussian;
 pub mod image;
+pub mod inception;
 pub mod inception_score;
 pub mod kid;
 pub mod segmentation;
@@ -63,6 +65,7 @@ pub use image::{
     MS_SSIM_WEIGHTS, SsimConfig, SsimWindow, mae, mae_batch, ms_ssim, ms_ssim_batch, mse,
     mse_batch, psnr, psnr_batch, ssim, ssim_batch,
 };
+pub use inception::{InceptionV3, InceptionV3Config};
 pub use inception_score::{inception_score, inception_score_tensor};
 pub use kid::{KidConfig, kid};
 pub use segmentation::{

@@ -30,6 +30,12 @@ pub enum SdfError {
         /// The device's explanation.
         reason: String,
     },
+    /// An error of the diffusion sampler or loss behind an SDF segmenter.
+    #[error(transparent)]
+    Diffusion(#[from] medgen_diffusion::DiffusionError),
+    /// An error of the flow-matching sampler or loss behind an SDF segmenter.
+    #[error(transparent)]
+    Flow(#[from] medgen_flow::FlowError),
 }
 
 /// `Result` with [`SdfError`] as the error type.

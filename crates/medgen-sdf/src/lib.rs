@@ -14,6 +14,10 @@
 //!   [`SignConvention`] (default negative inside, `mask = sdf <= 0`), [`Truncation`] at `±τ`
 //!   and normalisation to `[−1, 1]`; the round trip is exact. [`signed_distance_tensor`] and
 //!   [`mask_from_sdf_tensor`] work on `[N, 1, H, W]` / `[N, 1, D, H, W]` batches.
+//! - [`segmentation`]: FlowSDF-style segmentation — an image-conditioned U-Net with a flow
+//!   matching (or diffusion) sampler over truncated SDFs ([`SdfSegmenter`]), cached and
+//!   augmented training data, implicit ensembles with uncertainty maps, 3D patches with
+//!   blended stitching, and ambiguous annotations.
 //!
 //! The transforms run on the host in `f64`; the tensor entry points read the masks back once
 //! and upload the result once (distance transforms are sequential scans that GPUs do not
@@ -40,6 +44,7 @@ pub mod error;
 mod mask;
 mod sampling;
 pub mod sdf;
+pub mod segmentation;
 
 pub use edt::{
     EdtOptions, EdtResult, EdtTensors, NoBackground, distance_transform_edt,
@@ -49,4 +54,8 @@ pub use error::{Result, SdfError};
 pub use sdf::{
     SdfConfig, SignConvention, Truncation, mask_from_sdf, mask_from_sdf_tensor, signed_distance,
     signed_distance_tensor,
+};
+pub use segmentation::{
+    SdfGenerator, SdfGeneratorConfig, SdfSegmenter, SdfSegmenterConfig, Segmentation,
+    SegmentationDataset,
 };
