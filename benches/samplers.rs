@@ -22,7 +22,7 @@ use medgen::burn::optim::AdamWConfig;
 use medgen::burn::tensor::{Device, Tensor};
 use medgen::core::nn::{UNet, UNetConfig};
 use medgen::core::noise::gaussian_noise;
-use medgen::core::train::{Trainer, TrainerConfig, WarmupCosineConfig};
+use medgen::core::train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
 use medgen::core::{Condition, TimeConditionedNetwork, seeded_rng};
 use medgen::diffusion::{
     DdimSchedulerConfig, DdpmSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig,

@@ -32,7 +32,7 @@ use medgen::core::nn::{UNet, UNetConfig};
 use medgen::core::noise::gaussian_noise;
 use medgen::core::ode::{Dopri5Config, OdeSolver};
 use medgen::core::train::{
-    EmaConfig, Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig,
+    EmaConfig, Trainer, TrainerConfig, TrainingObjective, TrainingProgress, WarmupCosineConfig,
 };
 use medgen::core::viz::{GridBuilder, LossPlotConfig, save_loss_plot};
 use medgen::core::{Condition, DeviceChoice, TimeConditionedNetwork, seeded_rng};

@@ -25,7 +25,9 @@ use medgen::burn::optim::{AdamConfig, AdamWConfig};
 use medgen::burn::tensor::{Int, Tensor, TensorData};
 use medgen::core::data::PhantomConfig;
 use medgen::core::nn::UNetConfig;
-use medgen::core::train::{Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
+use medgen::core::train::{
+    Trainer, TrainerConfig, TrainingObjective, TrainingProgress, WarmupCosineConfig,
+};
 use medgen::core::viz::GridBuilder;
 use medgen::core::{Condition, DeviceChoice, SeededRng, seeded_rng};
 use medgen::diffusion::{DdimSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig};

@@ -30,8 +30,8 @@ use medgen::core::data::PhantomConfig;
 use medgen::core::nn::{UNet, UNetConfig};
 use medgen::core::noise::gaussian_noise;
 use medgen::core::train::{
-    Checkpoint, EmaConfig, Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig,
-    latest_checkpoint,
+    Checkpoint, EmaConfig, Trainer, TrainerConfig, TrainingObjective, TrainingProgress,
+    WarmupCosineConfig, latest_checkpoint,
 };
 use medgen::core::viz::{GridBuilder, LossPlotConfig, save_loss_plot};
 use medgen::core::{Condition, DeviceChoice, SeededRng, seeded_rng};

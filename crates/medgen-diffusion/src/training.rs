@@ -26,10 +26,9 @@
 //! takes its limit 1.
 
 use burn::config::Config;
-use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use medgen_core::noise::gaussian_like;
-use medgen_core::train::{StepReport, Trainer};
+use medgen_core::train::TrainingObjective;
 use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
 use rand::{Rng, RngExt};
 
@@ -217,36 +216,23 @@ impl DenoisingLoss {
         let output = network.evaluate(x_t, times, &condition)?;
         self.loss(output, x0, noise, &timesteps)
     }
+}
 
-    /// One [`Trainer`] step (loss → backward → clip → optimiser → guard → EMA → checkpoint →
-    /// progress) of a diffusion network `M` on the batch `x₀` with `condition`; the random
-    /// draws come from the trainer's generator.
-    pub fn train_step<const D: usize, M>(
+impl<const D: usize> TrainingObjective<D> for DenoisingLoss {
+    type Error = DiffusionError;
+
+    /// [`DenoisingLoss::training_loss`] with the trainer's generator.
+    fn training_loss<N>(
         &self,
-        trainer: &mut Trainer<M>,
-        x0: &Tensor<D>,
+        network: &N,
+        x0: Tensor<D>,
         condition: &Condition<D>,
-    ) -> Result<StepReport>
+        rng: &mut SeededRng,
+    ) -> Result<Tensor<1>>
     where
-        M: Module + TimeConditionedNetwork<D>,
+        N: TimeConditionedNetwork<D>,
     {
-        trainer.step(|model: &M, _step, rng: &mut SeededRng| {
-            self.training_loss(model, x0.clone(), condition, rng)
-        })
-    }
-
-    /// Runs `trainer` to its last step, taking each step's batch from
-    /// `batch(step, &mut rng)` (0-based step; draw from `rng` or index by `step`, so that a
-    /// resumed run sees the same data as an uninterrupted one).
-    pub fn fit<const D: usize, M, B>(&self, trainer: &mut Trainer<M>, mut batch: B) -> Result<()>
-    where
-        M: Module + TimeConditionedNetwork<D>,
-        B: FnMut(usize, &mut SeededRng) -> Result<(Tensor<D>, Condition<D>)>,
-    {
-        trainer.fit(|model: &M, step, rng: &mut SeededRng| {
-            let (x0, condition) = batch(step, rng)?;
-            self.training_loss(model, x0, &condition, rng)
-        })
+        DenoisingLoss::training_loss(self, network, x0, condition, rng)
     }
 }
 
@@ -254,11 +240,12 @@ impl DenoisingLoss {
 mod tests {
     use super::*;
     use crate::schedule::ScheduleConfig;
+    use burn::module::Module;
     use burn::optim::AdamWConfig;
     use burn::tensor::{Device, Int};
     use medgen_core::nn::{UNet, UNetConfig};
     use medgen_core::train::{
-        Checkpoint, EmaConfig, TrainerConfig, WarmupCosineConfig, checkpoint_file_name,
+        Checkpoint, EmaConfig, Trainer, TrainerConfig, WarmupCosineConfig, checkpoint_file_name,
     };
     use medgen_core::{seeded_rng, test_device};
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::atomic_file::temp_file_target;
 use super::checkpoint::Checkpoint;
+use super::progress::TrainingProgress;
 use crate::error::{CoreError, Result};
 
 const PREFIX: &str = "step-";
@@ -128,6 +129,24 @@ impl CheckpointDir {
         let path = self.path_for(checkpoint.step());
         checkpoint.save(&path)?;
         rotate_checkpoints(&self.dir, self.keep_last)?;
+        Ok(path)
+    }
+
+    /// What a trainer's `save_checkpoint` does: saves `checkpoint` into `dir` (see
+    /// [`CheckpointDir::save`]) and prints the path on `progress`; an error names the missing
+    /// directory when a trainer was built without `with_checkpoints`.
+    pub fn save_reported(
+        dir: Option<&Self>,
+        checkpoint: &Checkpoint,
+        progress: Option<&mut TrainingProgress>,
+    ) -> Result<PathBuf> {
+        let dir = dir.ok_or_else(|| {
+            CoreError::config("checkpoints", "no checkpoint directory (with_checkpoints)")
+        })?;
+        let path = dir.save(checkpoint)?;
+        if let Some(progress) = progress {
+            progress.println(&format!("saved checkpoint {}", path.display()));
+        }
         Ok(path)
     }
 

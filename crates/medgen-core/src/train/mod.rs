@@ -14,6 +14,7 @@ pub mod ema;
 pub mod guard;
 pub mod loss_history;
 pub mod lr;
+pub mod objective;
 pub mod progress;
 pub mod trainer;
 
@@ -29,5 +30,6 @@ pub use ema::{EmaConfig, EmaState, ModelEma};
 pub use guard::DivergenceGuard;
 pub use loss_history::LossHistory;
 pub use lr::{WarmupCosine, WarmupCosineConfig};
+pub use objective::TrainingObjective;
 pub use progress::TrainingProgress;
 pub use trainer::{StepReport, Trainer, TrainerConfig};

@@ -376,14 +376,12 @@ impl<M: Module> Trainer<M> {
     /// Saves [`Trainer::checkpoint`] into the checkpoint directory (atomically) and returns
     /// its path; fails if no directory was set.
     pub fn save_checkpoint(&mut self) -> Result<PathBuf> {
-        let dir = self.checkpoints.as_ref().ok_or_else(|| {
-            CoreError::config("checkpoints", "no checkpoint directory (with_checkpoints)")
-        })?;
-        let path = dir.save(&self.checkpoint()?)?;
-        if let Some(progress) = &mut self.progress {
-            progress.println(&format!("saved checkpoint {}", path.display()));
-        }
-        Ok(path)
+        let checkpoint = self.checkpoint()?;
+        CheckpointDir::save_reported(
+            self.checkpoints.as_ref(),
+            &checkpoint,
+            self.progress.as_mut(),
+        )
     }
 
     /// The model being trained (on the autodiff device).

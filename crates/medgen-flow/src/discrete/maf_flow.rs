@@ -2,12 +2,10 @@
 
 use burn::config::Config;
 use burn::tensor::Device;
-use medgen_core::CoreError;
 
-use super::act_norm::ActNormConfig;
-use super::diagonal_gaussian::learned_base;
 use super::flow::Flow;
 use super::maf::MaskedAutoregressiveConfig;
+use super::stacked_flow::stacked_flow;
 use crate::error::Result;
 
 /// Configuration of a masked autoregressive flow (Papamakarios et al. 2017) on `[N, d]`
@@ -38,25 +36,21 @@ pub struct MafConfig {
 impl MafConfig {
     /// Builds the flow; see the layer configurations for the errors.
     pub fn init(&self, device: &Device) -> Result<Flow> {
-        if self.layers == 0 {
-            return Err(CoreError::config("layers", "must be positive").into());
-        }
-        let mut layers = Vec::new();
-        for i in 0..self.layers {
-            if self.act_norm {
-                layers.push(ActNormConfig::new(self.dim).init(device)?.into());
-            }
-            let maf = MaskedAutoregressiveConfig::new(self.dim, self.hidden)
-                .with_hidden_layers(self.hidden_layers)
-                .with_reverse_order(i % 2 == 1)
-                .with_scale_clamp(self.scale_clamp)
-                .init(device)?;
-            layers.push(maf.into());
-        }
-        Flow::new(
+        stacked_flow(
             self.dim,
-            layers,
-            learned_base(self.learn_base, self.dim, device)?,
+            self.layers,
+            self.act_norm,
+            self.learn_base,
+            device,
+            |i, layers| {
+                let maf = MaskedAutoregressiveConfig::new(self.dim, self.hidden)
+                    .with_hidden_layers(self.hidden_layers)
+                    .with_reverse_order(i % 2 == 1)
+                    .with_scale_clamp(self.scale_clamp)
+                    .init(device)?;
+                layers.push(maf.into());
+                Ok(())
+            },
         )
     }
 }

@@ -82,6 +82,7 @@ mod spline;
 mod spline_coupling;
 mod spline_flow;
 mod squeeze;
+mod stacked_flow;
 mod training;
 mod vector_layer;
 

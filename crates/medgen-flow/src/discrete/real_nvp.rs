@@ -2,13 +2,11 @@
 
 use burn::config::Config;
 use burn::tensor::Device;
-use medgen_core::CoreError;
 
-use super::act_norm::ActNormConfig;
 use super::affine_coupling::AffineCouplingConfig;
-use super::diagonal_gaussian::learned_base;
 use super::flow::Flow;
 use super::mask::VectorMask;
+use super::stacked_flow::stacked_flow;
 use crate::error::Result;
 
 /// Configuration of a RealNVP flow (Dinh et al. 2017) on `[N, d]` vectors:
@@ -50,26 +48,22 @@ pub struct RealNvpConfig {
 impl RealNvpConfig {
     /// Builds the flow; see the layer configurations for the errors.
     pub fn init(&self, device: &Device) -> Result<Flow> {
-        if self.layers == 0 {
-            return Err(CoreError::config("layers", "must be positive").into());
-        }
-        let mut layers = Vec::new();
-        for i in 0..self.layers {
-            if self.act_norm {
-                layers.push(ActNormConfig::new(self.dim).init(device)?.into());
-            }
-            let coupling = AffineCouplingConfig::new(self.dim, self.hidden)
-                .with_hidden_layers(self.hidden_layers)
-                .with_mask(self.mask)
-                .with_flip(i % 2 == 1)
-                .with_scale_clamp(self.scale_clamp)
-                .init(device)?;
-            layers.push(coupling.into());
-        }
-        Flow::new(
+        stacked_flow(
             self.dim,
-            layers,
-            learned_base(self.learn_base, self.dim, device)?,
+            self.layers,
+            self.act_norm,
+            self.learn_base,
+            device,
+            |i, layers| {
+                let coupling = AffineCouplingConfig::new(self.dim, self.hidden)
+                    .with_hidden_layers(self.hidden_layers)
+                    .with_mask(self.mask)
+                    .with_flip(i % 2 == 1)
+                    .with_scale_clamp(self.scale_clamp)
+                    .init(device)?;
+                layers.push(coupling.into());
+                Ok(())
+            },
         )
     }
 }

@@ -2,14 +2,12 @@
 
 use burn::config::Config;
 use burn::tensor::Device;
-use medgen_core::CoreError;
 
-use super::act_norm::ActNormConfig;
-use super::diagonal_gaussian::learned_base;
 use super::flow::Flow;
 use super::inv_conv::InvConv1x1Config;
 use super::mask::VectorMask;
 use super::spline_coupling::SplineCouplingConfig;
+use super::stacked_flow::stacked_flow;
 use crate::error::Result;
 
 /// Configuration of a neural spline flow (RQ-NSF (C), Durkan et al. 2019) on `[N, d]`
@@ -66,33 +64,29 @@ pub struct SplineFlowConfig {
 impl SplineFlowConfig {
     /// Builds the flow; see the layer configurations for the errors.
     pub fn init(&self, device: &Device) -> Result<Flow> {
-        if self.layers == 0 {
-            return Err(CoreError::config("layers", "must be positive").into());
-        }
-        let mut layers = Vec::new();
-        for i in 0..self.layers {
-            if self.act_norm {
-                layers.push(ActNormConfig::new(self.dim).init(device)?.into());
-            }
-            if self.lu_linear {
-                layers.push(InvConv1x1Config::new(self.dim).init(device)?.into());
-            }
-            let coupling = SplineCouplingConfig::new(self.dim, self.hidden)
-                .with_hidden_layers(self.hidden_layers)
-                .with_mask(self.mask)
-                .with_flip(i % 2 == 1)
-                .with_bins(self.bins)
-                .with_tail_bound(self.tail_bound)
-                .with_min_bin_width(self.min_bin_width)
-                .with_min_bin_height(self.min_bin_height)
-                .with_min_derivative(self.min_derivative)
-                .init(device)?;
-            layers.push(coupling.into());
-        }
-        Flow::new(
+        stacked_flow(
             self.dim,
-            layers,
-            learned_base(self.learn_base, self.dim, device)?,
+            self.layers,
+            self.act_norm,
+            self.learn_base,
+            device,
+            |i, layers| {
+                if self.lu_linear {
+                    layers.push(InvConv1x1Config::new(self.dim).init(device)?.into());
+                }
+                let coupling = SplineCouplingConfig::new(self.dim, self.hidden)
+                    .with_hidden_layers(self.hidden_layers)
+                    .with_mask(self.mask)
+                    .with_flip(i % 2 == 1)
+                    .with_bins(self.bins)
+                    .with_tail_bound(self.tail_bound)
+                    .with_min_bin_width(self.min_bin_width)
+                    .with_min_bin_height(self.min_bin_height)
+                    .with_min_derivative(self.min_derivative)
+                    .init(device)?;
+                layers.push(coupling.into());
+                Ok(())
+            },
         )
     }
 }

@@ -1,17 +1,16 @@
 //! The conditional flow-matching loss and its training step.
 
 use burn::config::Config;
-use burn::module::Module;
 use burn::tensor::Tensor;
 use medgen_core::noise::gaussian_like;
-use medgen_core::train::{StepReport, Trainer};
+use medgen_core::train::TrainingObjective;
 use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
 use rand::{Rng, RngExt};
 
 use super::coupling::Coupling;
 use super::path::ProbabilityPath;
 use super::sinkhorn::SinkhornConfig;
-use crate::error::Result;
+use crate::error::{FlowError, Result};
 
 /// The settings of conditional flow matching (CFM): a [`ProbabilityPath`], a [`Coupling`] of
 /// noise and data, and classifier-free-guidance condition dropout.
@@ -219,35 +218,23 @@ impl FlowMatchingLoss {
         let prediction = network.evaluate(path.x_t, t, &condition)?;
         self.loss(prediction, path.u_t)
     }
+}
 
-    /// One [`Trainer`] step of a velocity network `M` on the data batch `x₁` with
-    /// `condition`; the random draws come from the trainer's generator.
-    pub fn train_step<const D: usize, M>(
+impl<const D: usize> TrainingObjective<D> for FlowMatchingLoss {
+    type Error = FlowError;
+
+    /// [`FlowMatchingLoss::training_loss`] with the trainer's generator.
+    fn training_loss<N>(
         &self,
-        trainer: &mut Trainer<M>,
-        x1: &Tensor<D>,
+        network: &N,
+        x1: Tensor<D>,
         condition: &Condition<D>,
-    ) -> Result<StepReport>
+        rng: &mut SeededRng,
+    ) -> Result<Tensor<1>>
     where
-        M: Module + TimeConditionedNetwork<D>,
+        N: TimeConditionedNetwork<D>,
     {
-        trainer.step(|model: &M, _step, rng: &mut SeededRng| {
-            self.training_loss(model, x1.clone(), condition, rng)
-        })
-    }
-
-    /// Runs `trainer` to its last step, taking each step's data batch and condition from
-    /// `batch(step, &mut rng)` (draw from `rng` or index by `step`, so that a resumed run
-    /// sees the same data).
-    pub fn fit<const D: usize, M, B>(&self, trainer: &mut Trainer<M>, mut batch: B) -> Result<()>
-    where
-        M: Module + TimeConditionedNetwork<D>,
-        B: FnMut(usize, &mut SeededRng) -> Result<(Tensor<D>, Condition<D>)>,
-    {
-        trainer.fit(|model: &M, step, rng: &mut SeededRng| {
-            let (x1, condition) = batch(step, rng)?;
-            self.training_loss(model, x1, &condition, rng)
-        })
+        FlowMatchingLoss::training_loss(self, network, x1, condition, rng)
     }
 }
 
