@@ -7,6 +7,7 @@ mod pair;
 mod pixel_error;
 mod separable;
 mod ssim;
+mod ssim_2d;
 mod window;
 
 pub use batch::{mae_batch, ms_ssim_batch, mse_batch, psnr_batch, ssim_batch};

@@ -49,7 +49,7 @@ fn filter_axis(input: &[f64], shape: &[usize], axis: usize, weights: &[f64]) -> 
 }
 
 /// `y += w · x` element-wise.
-fn axpy(y: &mut [f64], w: f64, x: &[f64]) {
+pub(crate) fn axpy(y: &mut [f64], w: f64, x: &[f64]) {
     for (a, b) in y.iter_mut().zip(x) {
         *a += w * b;
     }

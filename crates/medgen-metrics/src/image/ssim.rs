@@ -5,6 +5,7 @@ use medgen_core::CoreError;
 
 use super::pair::{check_data_range, check_pair, check_shape};
 use super::separable::filter_valid;
+use super::ssim_2d::{SsimTerms, ssim_sums_2d};
 use super::window::{SsimWindow, gaussian_kernel, uniform_kernel};
 use crate::error::Result;
 
@@ -148,7 +149,31 @@ pub(crate) fn ssim_parts(
     Ok(ssim_parts_unchecked(a, b, shape, &kernel, config))
 }
 
-/// The SSIM computation on validated input.
+/// The constants of the per-position SSIM formula.
+struct SsimConstants {
+    /// `N/(N−1)` with sample covariance, else 1.
+    cov_norm: f64,
+    /// `(K₁R)²`.
+    c1: f64,
+    /// `(K₂R)²`.
+    c2: f64,
+}
+
+impl SsimTerms for SsimConstants {
+    fn terms(&self, mx: f64, my: f64, sxx: f64, syy: f64, sxy: f64) -> (f64, f64) {
+        let vx = self.cov_norm * (sxx - mx * mx);
+        let vy = self.cov_norm * (syy - my * my);
+        let vxy = self.cov_norm * (sxy - mx * my);
+        let luminance_num = 2.0 * mx * my + self.c1;
+        let luminance_den = mx * mx + my * my + self.c1;
+        let cs = (2.0 * vxy + self.c2) / (vx + vy + self.c2);
+        let ssim = (luminance_num * (2.0 * vxy + self.c2)) / (luminance_den * (vx + vy + self.c2));
+        (ssim, cs)
+    }
+}
+
+/// The SSIM computation on validated input: the fused row pass for 2-D images, five
+/// filtered moment maps otherwise.
 pub(crate) fn ssim_parts_unchecked(
     a: &[f64],
     b: &[f64],
@@ -157,33 +182,46 @@ pub(crate) fn ssim_parts_unchecked(
     config: &SsimConfig,
 ) -> SsimParts {
     let window_size = kernel.len().pow(shape.len() as u32) as f64;
-    let cov_norm = if config.sample_covariance {
-        window_size / (window_size - 1.0)
-    } else {
-        1.0
+    let constants = SsimConstants {
+        cov_norm: if config.sample_covariance {
+            window_size / (window_size - 1.0)
+        } else {
+            1.0
+        },
+        c1: (config.k1 * config.data_range).powi(2),
+        c2: (config.k2 * config.data_range).powi(2),
     };
-    let c1 = (config.k1 * config.data_range).powi(2);
-    let c2 = (config.k2 * config.data_range).powi(2);
+    let (ssim_sum, cs_sum, count) = match *shape {
+        [rows, cols] => ssim_sums_2d(a, b, rows, cols, kernel, &constants),
+        _ => ssim_sums_from_maps(a, b, shape, kernel, &constants),
+    };
+    SsimParts {
+        ssim: ssim_sum / count as f64,
+        contrast_structure: cs_sum / count as f64,
+    }
+}
+
+/// Sums of the SSIM and cs maps and their size, from five full filtered moment maps (any
+/// rank).
+fn ssim_sums_from_maps(
+    a: &[f64],
+    b: &[f64],
+    shape: &[usize],
+    kernel: &[f64],
+    constants: &SsimConstants,
+) -> (f64, f64, usize) {
     let [ux, uy, uxx, uyy, uxy] = local_moments(a, b, shape, kernel);
     let (mut ssim_sum, mut cs_sum) = (0.0, 0.0);
     let moments = ux.iter().zip(&uy).zip(uxx.iter().zip(&uyy).zip(&uxy));
     for ((&mx, &my), ((&sxx, &syy), &sxy)) in moments {
-        let vx = cov_norm * (sxx - mx * mx);
-        let vy = cov_norm * (syy - my * my);
-        let vxy = cov_norm * (sxy - mx * my);
-        let luminance_num = 2.0 * mx * my + c1;
-        let luminance_den = mx * mx + my * my + c1;
-        ssim_sum += (luminance_num * (2.0 * vxy + c2)) / (luminance_den * (vx + vy + c2));
-        cs_sum += (2.0 * vxy + c2) / (vx + vy + c2);
+        let (ssim, cs) = constants.terms(mx, my, sxx, syy, sxy);
+        ssim_sum += ssim;
+        cs_sum += cs;
     }
-    let count = ux.len() as f64;
-    SsimParts {
-        ssim: ssim_sum / count,
-        contrast_structure: cs_sum / count,
-    }
+    (ssim_sum, cs_sum, ux.len())
 }
 
-/// Images at least this large filter their five moment maps on two threads.
+/// Volumes at least this large filter their five moment maps on two threads.
 const PARALLEL_MIN_LEN: usize = 1 << 16;
 
 /// The window averages `w ⋆ x`, `w ⋆ y`, `w ⋆ x²`, `w ⋆ y²`, `w ⋆ xy` over the interior.
@@ -282,6 +320,39 @@ mod tests {
         let expected = naive_uniform_ssim_3d(&a, &b, shape, 3);
         assert!((value - expected).abs() < 1e-12, "{value} vs {expected}");
         assert!((ssim(&a, &a, &shape, &config).unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fused_two_dimensional_pass_equals_the_moment_maps() {
+        // Large enough for the two-thread split of both routes.
+        let (rows, cols) = (263, 257);
+        let a: Vec<f64> = (0..rows * cols)
+            .map(|i| ((i * 7919) % 1009) as f64 / 1009.0)
+            .collect();
+        let b: Vec<f64> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x + 0.2 * (((i * 104_729) % 97) as f64 / 97.0 - 0.5)).clamp(0.0, 1.0))
+            .collect();
+        for config in [SsimConfig::gaussian(1.0), SsimConfig::uniform(1.0)] {
+            let kernel = config.kernel().unwrap();
+            let constants = SsimConstants {
+                cov_norm: 1.3,
+                c1: 1e-4,
+                c2: 9e-4,
+            };
+            let fused = ssim_sums_2d(&a, &b, rows, cols, &kernel, &constants);
+            let maps = ssim_sums_from_maps(&a, &b, &[rows, cols], &kernel, &constants);
+            assert_eq!(fused.2, maps.2);
+            assert!(
+                (fused.0 - maps.0).abs() <= 1e-9 * maps.0.abs(),
+                "{fused:?} {maps:?}"
+            );
+            assert!(
+                (fused.1 - maps.1).abs() <= 1e-9 * maps.1.abs(),
+                "{fused:?} {maps:?}"
+            );
+        }
     }
 
     #[test]
