@@ -8,7 +8,7 @@ use medgen_core::CoreError;
 
 use crate::conv_stack::ConvStack;
 
-use crate::mlp::{Mlp, MlpConfig};
+use medgen_core::nn::{Mlp, MlpConfig};
 
 /// Architecture shared by all autoencoders of this crate.
 ///

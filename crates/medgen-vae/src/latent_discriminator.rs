@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use medgen_core::CoreError;
 
-use crate::mlp::{Mlp, MlpConfig};
+use medgen_core::nn::{Mlp, MlpConfig};
 
 /// Configuration of a [`LatentDiscriminator`] for codes with `latent_size` elements per item.
 #[derive(Config, Debug)]

@@ -16,6 +16,7 @@ mod attention;
 mod condition_embedding;
 mod downsample;
 mod group_norm;
+mod mlp;
 mod resblock;
 mod spatial_conv;
 mod timestep;
@@ -26,6 +27,7 @@ mod upsample;
 pub use attention::{AttentionBlock, AttentionBlockConfig};
 pub use condition_embedding::{ConditionEmbedding, ConditionEmbeddingConfig};
 pub use downsample::{Downsample, DownsampleConfig};
+pub use mlp::{Mlp, MlpConfig};
 pub use resblock::{ResBlock, ResBlockConfig};
 pub use spatial_conv::{SpatialConv, SpatialConvConfig};
 pub use timestep::{

@@ -8,8 +8,8 @@ use medgen_core::CoreError;
 
 use super::layer::{FlowLayer, ensure_event_shape, sum_per_item};
 use super::mask::VectorMask;
-use super::mlp::{Mlp, MlpConfig};
 use crate::error::Result;
+use medgen_core::nn::{Mlp, MlpConfig};
 
 /// Configuration of an [`AffineCoupling`] on `[N, d]` vectors.
 #[derive(Config, Debug)]
@@ -107,8 +107,7 @@ impl AffineCouplingConfig {
     pub fn init(&self, device: &Device) -> Result<AffineCoupling> {
         validate_clamp(self.scale_clamp)?;
         let mask = self.mask.build(self.dim, self.flip, device)?;
-        let net = MlpConfig::new(self.dim, 2 * self.dim, self.hidden)
-            .with_hidden_layers(self.hidden_layers)
+        let net = MlpConfig::uniform(self.dim, self.hidden, self.hidden_layers, 2 * self.dim)
             .init(device)?;
         Ok(AffineCoupling {
             net,

@@ -6,9 +6,9 @@ use burn::tensor::{Device, Tensor};
 
 use super::layer::{FlowLayer, ensure_event_shape, sum_per_item};
 use super::mask::VectorMask;
-use super::mlp::{Mlp, MlpConfig};
 use super::spline::RqSpline;
 use crate::error::Result;
+use medgen_core::nn::{Mlp, MlpConfig};
 
 /// Configuration of a [`SplineCoupling`] on `[N, d]` vectors.
 #[derive(Config, Debug)]
@@ -60,9 +60,13 @@ impl SplineCouplingConfig {
         let spline = self.spline();
         spline.validate()?;
         let mask = self.mask.build(self.dim, self.flip, device)?;
-        let net = MlpConfig::new(self.dim, self.dim * spline.params_per_dim(), self.hidden)
-            .with_hidden_layers(self.hidden_layers)
-            .init(device)?;
+        let net = MlpConfig::uniform(
+            self.dim,
+            self.hidden,
+            self.hidden_layers,
+            self.dim * spline.params_per_dim(),
+        )
+        .init(device)?;
         Ok(SplineCoupling {
             net,
             mask,
