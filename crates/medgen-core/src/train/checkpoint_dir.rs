@@ -150,6 +150,12 @@ impl CheckpointDir {
         Ok(path)
     }
 
+    /// Whether a trainer at `step` saves a checkpoint: every `every` steps (`every > 0`) and
+    /// at the last step, and only when it has a checkpoint directory.
+    pub fn is_due(dir: Option<&Self>, step: usize, every: usize, finished: bool) -> bool {
+        dir.is_some() && every > 0 && (step.is_multiple_of(every) || finished)
+    }
+
     /// The checkpoints present, oldest first.
     pub fn list(&self) -> Result<Vec<(usize, PathBuf)>> {
         list_checkpoints(&self.dir)

@@ -428,10 +428,12 @@ where
     }
 
     fn checkpoint_due(&self) -> bool {
-        let every = self.config.checkpoint_every;
-        self.checkpoints.is_some()
-            && every > 0
-            && (self.step.is_multiple_of(every) || self.is_finished())
+        CheckpointDir::is_due(
+            self.checkpoints.as_ref(),
+            self.step,
+            self.config.checkpoint_every,
+            self.is_finished(),
+        )
     }
 
     /// The complete run state at the current step: both networks (`generator`,
