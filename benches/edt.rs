@@ -47,9 +47,7 @@ fn bench_edt(c: &mut Criterion) {
 
     let side = 128;
     let mut rng = StdRng::seed_from_u64(5);
-    let volume: Vec<bool> = (0..side * side * side)
-        .map(|_| rng.random_bool(0.01))
-        .collect();
+    let volume: Vec<bool> = (0..side * side * side).map(|_| rng.random_bool(0.01)).collect();
     group.throughput(Throughput::Elements(volume.len() as u64));
     group.bench_function("volume_128x128x128_1pct", |bench| {
         bench.iter(|| {

@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medgen::burn::tensor::{Device, Tensor};
-use medgen::core::nn::UNetConfig;
 use medgen::core::noise::gaussian_noise;
 use medgen::core::ode::OdeSolver;
 use medgen::core::{Condition, seeded_rng};
 use medgen::flow::discrete::RealNvpConfig;
 use medgen::flow::matching::{CostMatrix, Coupling, SinkhornConfig, integrate_flow};
+use medgen::nn::UNetConfig;
 
 /// Reads one element so that lazy backends finish the work.
 fn first<const D: usize>(x: Tensor<D>) -> f32 {
@@ -34,9 +34,7 @@ fn first<const D: usize>(x: Tensor<D>) -> f32 {
 
 fn flow_matching_sampling(c: &mut Criterion) {
     let device = Device::flex();
-    let unet = UNetConfig::benchmark()
-        .init(&device)
-        .expect("benchmark U-Net");
+    let unet = UNetConfig::benchmark().init(&device).expect("benchmark U-Net");
     let x0 = gaussian_noise([8, 1, 32, 32], &mut seeded_rng(0), &device).expect("noise");
     let solver = OdeSolver::Euler { steps: 4 };
     let mut group = c.benchmark_group("flow_matching_sampling");
@@ -59,16 +57,11 @@ fn ot_coupling(c: &mut Criterion) {
     let costs = CostMatrix::squared_euclidean(&x0, &x1).expect("costs");
     let mean_cost = costs.values().iter().sum::<f64>() / costs.values().len() as f64;
     let sinkhorn = Coupling::Sinkhorn(
-        SinkhornConfig::new(0.5 * mean_cost)
-            .with_max_iterations(200)
-            .with_tolerance(0.0),
+        SinkhornConfig::new(0.5 * mean_cost).with_max_iterations(200).with_tolerance(0.0),
     );
     let mut group = c.benchmark_group("ot_coupling");
     group.throughput(Throughput::Elements(64));
-    for (name, coupling) in [
-        ("exact", Coupling::ExactOptimalTransport),
-        ("sinkhorn", sinkhorn),
-    ] {
+    for (name, coupling) in [("exact", Coupling::ExactOptimalTransport), ("sinkhorn", sinkhorn)] {
         group.bench_function(format!("{name}_64x1x32x32"), |b| {
             b.iter(|| {
                 let pairs = coupling.pair_indices(&x0, &x1, &mut rng).expect("coupling");
@@ -81,9 +74,7 @@ fn ot_coupling(c: &mut Criterion) {
 
 fn coupling_flow_log_prob(c: &mut Criterion) {
     let device = Device::flex();
-    let flow = RealNvpConfig::new(16, 8, 64)
-        .init(&device)
-        .expect("RealNVP");
+    let flow = RealNvpConfig::new(16, 8, 64).init(&device).expect("RealNVP");
     let x = gaussian_noise([1024, 16], &mut seeded_rng(2), &device).expect("data");
     let mut group = c.benchmark_group("coupling_flow_log_prob");
     group.throughput(Throughput::Elements(1024));

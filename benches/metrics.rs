@@ -26,9 +26,8 @@ use rand::{RngExt, SeedableRng};
 /// per-dimension scale so the covariance is not close to a multiple of the identity.
 fn stats(d: usize, n: usize, seed: u64) -> GaussianStats {
     let mut rng = StdRng::seed_from_u64(seed);
-    let values: Vec<f64> = (0..n * d)
-        .map(|k| rng.random::<f64>() * (1.0 + (k % d) as f64 / d as f64))
-        .collect();
+    let values: Vec<f64> =
+        (0..n * d).map(|k| rng.random::<f64>() * (1.0 + (k % d) as f64 / d as f64)).collect();
     GaussianStats::from_features(FeatureMatrix::new(&values, n, d, "features").unwrap()).unwrap()
 }
 
@@ -60,10 +59,7 @@ fn bench_ssim(c: &mut Criterion) {
     let n = 512;
     let mut rng = StdRng::seed_from_u64(3);
     let a: Vec<f64> = (0..n * n).map(|_| rng.random::<f64>()).collect();
-    let b: Vec<f64> = a
-        .iter()
-        .map(|v| (0.8 * v + 0.2 * rng.random::<f64>()).min(1.0))
-        .collect();
+    let b: Vec<f64> = a.iter().map(|v| (0.8 * v + 0.2 * rng.random::<f64>()).min(1.0)).collect();
     let config = SsimConfig::gaussian(1.0);
     group.throughput(Throughput::Elements((n * n) as u64));
     group.bench_function("ssim_gaussian_512x512", |bench| {

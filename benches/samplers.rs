@@ -20,41 +20,33 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use medgen::burn::optim::AdamWConfig;
 use medgen::burn::tensor::{Device, Tensor};
-use medgen::core::nn::{UNet, UNetConfig};
 use medgen::core::noise::gaussian_noise;
-use medgen::core::train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
 use medgen::core::{Condition, TimeConditionedNetwork, seeded_rng};
 use medgen::diffusion::{
-    DdimSchedulerConfig, DdpmSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig,
-    Scheduler, SigmaSchedulerConfig, SigmaSolver, sample,
+    DdimSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig, Scheduler,
+    SchedulerConfig, sample,
 };
+use medgen::nn::{UNet, UNetConfig};
+use medgen::train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
 
 /// Sampler steps per scheduler-only iteration.
 const STEPS: usize = 10;
 
 /// Runs every step of `scheduler` (set to [`STEPS`] steps) on `sample` with the fixed model
 /// output `output`, and reads one value back so that the work is done.
-fn run_schedule<S: Scheduler>(scheduler: &mut S, output: &Tensor<4>, sample: &Tensor<4>) -> f32 {
+fn run_schedule(scheduler: &mut dyn Scheduler<4>, output: &Tensor<4>, sample: &Tensor<4>) -> f32 {
     let mut rng = seeded_rng(0);
-    let timesteps = scheduler.timesteps().to_vec();
+    let timesteps = scheduler.timesteps();
     let mut x = sample.clone();
     for t in timesteps {
-        x = scheduler
-            .step(output.clone(), t, x, &mut rng)
-            .expect("scheduler step")
-            .prev_sample;
+        x = scheduler.step(output.clone(), t, x, &mut rng).expect("scheduler step").prev_sample;
     }
     x.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>()
 }
 
-fn bench_one<S: Scheduler>(
-    c: &mut Criterion,
-    name: &str,
-    mut scheduler: S,
-    shape: [usize; 4],
-    device: &Device,
-) {
-    scheduler.set_timesteps(STEPS).expect("set_timesteps");
+fn bench_one(c: &mut Criterion, name: &str, shape: [usize; 4], device: &Device) {
+    let config = SchedulerConfig::from_name(name).expect("scheduler name");
+    let mut scheduler = config.build::<4>(STEPS).expect("scheduler");
     let evaluations = scheduler.timesteps().len() as u64;
     let mut rng = seeded_rng(1);
     let sample = gaussian_noise(shape, &mut rng, device).expect("noise");
@@ -63,7 +55,7 @@ fn bench_one<S: Scheduler>(
     let mut group = c.benchmark_group("scheduler_step");
     group.throughput(Throughput::Elements(evaluations));
     group.bench_function(BenchmarkId::new(name, label), |b| {
-        b.iter(|| black_box(run_schedule(&mut scheduler, &output, &sample)))
+        b.iter(|| black_box(run_schedule(scheduler.as_mut(), &output, &sample)))
     });
     group.finish();
 }
@@ -71,28 +63,14 @@ fn bench_one<S: Scheduler>(
 fn scheduler_steps(c: &mut Criterion) {
     let device = Device::flex();
     for shape in [[16, 1, 32, 32], [1, 4, 64, 64]] {
-        let ddpm = DdpmSchedulerConfig::new().init().expect("ddpm");
-        bench_one(c, "ddpm", ddpm, shape, &device);
-        let ddim = DdimSchedulerConfig::new().init().expect("ddim");
-        bench_one(c, "ddim", ddim, shape, &device);
-        for (name, solver) in [
-            ("euler", SigmaSolver::Euler),
-            ("heun", SigmaSolver::Heun),
-            ("dpm++2m", SigmaSolver::DpmSolverPlusPlus2M),
-        ] {
-            let scheduler = SigmaSchedulerConfig::new()
-                .with_solver(solver)
-                .init()
-                .expect("sigma scheduler");
-            bench_one(c, name, scheduler, shape, &device);
+        for name in ["ddpm", "ddim", "euler", "heun", "dpm++2m"] {
+            bench_one(c, name, shape, &device);
         }
     }
 }
 
 fn benchmark_unet(device: &Device) -> UNet {
-    UNetConfig::benchmark()
-        .init(device)
-        .expect("benchmark U-Net")
+    UNetConfig::benchmark().init(device).expect("benchmark U-Net")
 }
 
 fn ddim_sampling(c: &mut Criterion) {
@@ -114,11 +92,7 @@ fn ddim_sampling(c: &mut Criterion) {
                 &mut seeded_rng(3),
             )
             .expect("sampling");
-            black_box(
-                out.sample
-                    .slice([0..1, 0..1, 0..1, 0..1])
-                    .into_scalar::<f32>(),
-            )
+            black_box(out.sample.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>())
         })
     });
     group.finish();
@@ -136,9 +110,7 @@ fn unet_training(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("forward_{n}x1x32x32"), |b| {
             b.iter(|| {
-                let y = unet
-                    .evaluate(x.clone(), t.clone(), &Condition::none())
-                    .expect("forward");
+                let y = unet.evaluate(x.clone(), t.clone(), &Condition::none()).expect("forward");
                 black_box(y.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>())
             })
         });
@@ -162,9 +134,8 @@ fn unet_training(c: &mut Criterion) {
     group.throughput(Throughput::Elements(16));
     group.bench_function("adamw_step_16x1x32x32", |b| {
         b.iter(|| {
-            let report = loss
-                .train_step(&mut trainer, &x0, &Condition::none())
-                .expect("training step");
+            let report =
+                loss.train_step(&mut trainer, &x0, &Condition::none()).expect("training step");
             black_box(report.loss)
         })
     });

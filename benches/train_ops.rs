@@ -45,10 +45,7 @@ struct ConvShape {
 
 impl ConvShape {
     fn label(&self) -> String {
-        format!(
-            "{}x{}x{}x{}",
-            self.batch, self.channels, self.side, self.side
-        )
+        format!("{}x{}x{}x{}", self.batch, self.channels, self.side, self.side)
     }
 
     /// Floating-point operations of one product: `2·N·C_out·H·W·C_in·9`.
@@ -58,21 +55,9 @@ impl ConvShape {
 }
 
 const SHAPES: [ConvShape; 3] = [
-    ConvShape {
-        batch: 16,
-        channels: 32,
-        side: 32,
-    },
-    ConvShape {
-        batch: 16,
-        channels: 64,
-        side: 16,
-    },
-    ConvShape {
-        batch: 16,
-        channels: 64,
-        side: 8,
-    },
+    ConvShape { batch: 16, channels: 32, side: 32 },
+    ConvShape { batch: 16, channels: 64, side: 16 },
+    ConvShape { batch: 16, channels: 64, side: 8 },
 ];
 
 fn conv_options() -> ConvOptions<2> {
@@ -88,17 +73,12 @@ fn weight_grad_im2col(x: &Tensor<4>, grad: &Tensor<4>) -> Tensor<4> {
     let [n, c_in, _, _] = x.dims();
     let [_, c_out, h, w] = grad.dims();
     // [N, C_in·9, HW] → [C_in·9, N·HW]
-    let columns = unfold4d(
-        x.clone(),
-        [3, 3],
-        UnfoldOptions::new([1, 1], [1, 1], [1, 1]),
-    )
-    .swap_dims(0, 1)
-    .reshape([c_in * 9, n * h * w]);
+    let columns = unfold4d(x.clone(), [3, 3], UnfoldOptions::new([1, 1], [1, 1], [1, 1]))
+        .swap_dims(0, 1)
+        .reshape([c_in * 9, n * h * w]);
     // [N, C_out, H, W] → [C_out, N·HW]
     let grad = grad.clone().swap_dims(0, 1).reshape([c_out, n * h * w]);
-    grad.matmul(columns.transpose())
-        .reshape([c_out, c_in, 3, 3])
+    grad.matmul(columns.transpose()).reshape([c_out, c_in, 3, 3])
 }
 
 fn convolutions(c: &mut Criterion) {
@@ -131,11 +111,7 @@ fn convolutions(c: &mut Criterion) {
             conv2d_weight_backward(x.clone(), weight.clone(), grad.clone(), conv_options());
         let im2col_route = weight_grad_im2col(&x, &grad);
         let scale = burn_route.clone().abs().max().into_scalar::<f32>();
-        let difference = burn_route
-            .sub(im2col_route)
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let difference = burn_route.sub(im2col_route).abs().max().into_scalar::<f32>();
         assert!(
             difference <= 1e-4 * scale,
             "the two weight-gradient routes disagree: {difference} (scale {scale})"
@@ -158,12 +134,7 @@ fn convolutions(c: &mut Criterion) {
         let bm = gaussian_noise([n_hw, shape.channels * 9], &mut rng, &device).expect("b");
         group.bench_function(format!("matmul/{label}"), |b| {
             b.iter(|| {
-                black_box(
-                    a.clone()
-                        .matmul(bm.clone())
-                        .slice([0..1, 0..1])
-                        .into_scalar::<f32>(),
-                )
+                black_box(a.clone().matmul(bm.clone()).slice([0..1, 0..1]).into_scalar::<f32>())
             })
         });
     }
@@ -183,12 +154,8 @@ fn elementwise(c: &mut Criterion) {
     group.bench_function("group_norm/16x32x32x32", |b| {
         b.iter(|| first_value(norm.forward(x.clone())))
     });
-    group.bench_function("silu/16x32x32x32", |b| {
-        b.iter(|| first_value(silu(x.clone())))
-    });
-    group.bench_function("add/16x32x32x32", |b| {
-        b.iter(|| first_value(x.clone().add(y.clone())))
-    });
+    group.bench_function("silu/16x32x32x32", |b| b.iter(|| first_value(silu(x.clone()))));
+    group.bench_function("add/16x32x32x32", |b| b.iter(|| first_value(x.clone().add(y.clone()))));
     group.finish();
     black_box(norm.num_params());
 }

@@ -27,20 +27,20 @@ use std::time::Instant;
 use medgen::burn::module::Module;
 use medgen::burn::optim::AdamWConfig;
 use medgen::burn::tensor::{Int, Tensor, TensorData};
-use medgen::core::data::PhantomConfig;
-use medgen::core::nn::{UNet, UNetConfig};
 use medgen::core::noise::gaussian_noise;
 use medgen::core::ode::{Dopri5Config, OdeSolver};
-use medgen::core::train::{
-    EmaConfig, Trainer, TrainerConfig, TrainingObjective, TrainingProgress, WarmupCosineConfig,
-};
-use medgen::core::viz::{GridBuilder, LossPlotConfig, save_loss_plot};
-use medgen::core::{Condition, DeviceChoice, TimeConditionedNetwork, seeded_rng};
+use medgen::core::{Condition, DeviceChoice, TimeConditionedNetwork, init_seeded, seeded_rng};
+use medgen::data::PhantomConfig;
 use medgen::flow::matching::{
-    ClassifierFreeGuidance, Coupling, FlowMatchingLossConfig, ProbabilityPath, SinkhornConfig,
-    integrate_flow,
+    ClassifierFreeGuidance, Coupling, FlowMatchingLossConfig, GuidanceConfig, ProbabilityPath,
+    SinkhornConfig, integrate_flow,
 };
 use medgen::metrics::{FeatureMatrix, FrechetOptions, frechet_distance_from_features};
+use medgen::nn::{UNet, UNetConfig};
+use medgen::train::viz::{GridBuilder, LossPlotConfig, save_loss_plot};
+use medgen::train::{
+    EmaConfig, Trainer, TrainerConfig, TrainingObjective, TrainingProgress, WarmupCosineConfig,
+};
 use rand::RngExt;
 
 const USAGE: &str = "flow_matching: class-conditional flow matching on brain phantoms
@@ -120,12 +120,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let data = PhantomConfig::new(size)
         .generate_batch(DATASET_SIZE, &mut rng)?
         .to_tensors::<4>(&train_device)?;
-    let held_out = PhantomConfig::new(size)
-        .generate_batch(samples, &mut rng)?
-        .to_tensors::<4>(&device)?;
-    let second_held_out = PhantomConfig::new(size)
-        .generate_batch(samples, &mut rng)?
-        .to_tensors::<4>(&device)?;
+    let held_out =
+        PhantomConfig::new(size).generate_batch(samples, &mut rng)?.to_tensors::<4>(&device)?;
+    let second_held_out =
+        PhantomConfig::new(size).generate_batch(samples, &mut rng)?.to_tensors::<4>(&device)?;
     println!("generated {DATASET_SIZE} training phantoms of {size}x{size}");
 
     // 2. A small class-conditional U-Net trained by conditional flow matching.
@@ -149,35 +147,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     .with_max_grad_norm(Some(1.0))
     .with_ema(Some(EmaConfig::new().with_decay(0.995)));
     let run = (&unet, &loss, (size, batch, seed, DATASET_SIZE));
-    let model = VelocityUNet {
-        unet: unet.init(&train_device)?,
-    };
+    let model = VelocityUNet { unet: init_seeded(&train_device, &mut rng, |d| unet.init(d))? };
     println!("U-Net with {} parameters", model.num_params());
     let optimizer = AdamWConfig::new().with_weight_decay(0.0).init();
-    let mut trainer = Trainer::new(
-        &trainer_config,
-        model,
-        optimizer,
-        seeded_rng(seed + 1),
-        &run,
-    )?
-    .with_progress(TrainingProgress::new("train", steps));
+    let mut trainer = Trainer::new(&trainer_config, model, optimizer, seeded_rng(seed + 1), &run)?
+        .with_progress(TrainingProgress::new("train", steps));
     let loss = loss.init()?;
     loss.fit(&mut trainer, |_step, rng| {
-        let indices: Vec<i32> = (0..batch)
-            .map(|_| rng.random_range(0..DATASET_SIZE) as i32)
-            .collect();
+        let indices: Vec<i32> =
+            (0..batch).map(|_| rng.random_range(0..DATASET_SIZE) as i32).collect();
         let indices =
             Tensor::<1, Int>::from_data(TensorData::new(indices, [batch]), &data.images.device());
         let x1 = data.images.clone().select(0, indices.clone());
         let condition = Condition::none().with_class(data.classes.clone().select(0, indices));
         Ok((x1, condition))
     })?;
-    save_loss_plot(
-        out.join("loss.png"),
-        trainer.history(),
-        &LossPlotConfig::new(),
-    )?;
+    save_loss_plot(out.join("loss.png"), trainer.history(), &LossPlotConfig::new())?;
     println!(
         "trained {steps} steps in {:.0} s; wrote {}",
         started.elapsed().as_secs_f64(),
@@ -186,27 +171,19 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 3. Sampling: one noise draw, integrated by each solver.
     let network = trainer.inference_model();
-    let guided = ClassifierFreeGuidance::new(&network, guidance)?;
+    let guided = ClassifierFreeGuidance::new(&network, GuidanceConfig::new().with_scale(guidance))?;
     let condition = Condition::none().with_class(held_out.classes.clone());
     let x0 = gaussian_noise([samples, 1, size, size], trainer.rng_mut(), &device)?;
     let reference = pooled_features(held_out.images.clone())?;
-    let floor = frechet(
-        &reference,
-        &pooled_features(second_held_out.images)?,
-        samples,
-    )?;
+    let floor = frechet(&reference, &pooled_features(second_held_out.images)?, samples)?;
     println!("Fréchet distance (8x8 pooled pixels) between two held-out sets: {floor:.4}");
     let shown = 8.min(samples);
-    let mut grid = GridBuilder::new()
-        .scale(2)
-        .image_row(held_out.images.narrow(0, 0, shown), (-1.0, 1.0))?;
+    let mut grid =
+        GridBuilder::new().scale(2).image_row(held_out.images.narrow(0, 0, shown), (-1.0, 1.0))?;
     let settings = [1, 2, 4, 8, 32]
         .map(|steps| (format!("euler_{steps}"), OdeSolver::Euler { steps }))
         .into_iter()
-        .chain([(
-            "dopri5".to_string(),
-            OdeSolver::Dopri5(Dopri5Config::new(1e-4, 1e-4)),
-        )]);
+        .chain([("dopri5".to_string(), OdeSolver::Dopri5(Dopri5Config::new(1e-4, 1e-4)))]);
     println!("setting    NFE   Fréchet distance   seconds");
     for (name, solver) in settings {
         let sampling_started = Instant::now();

@@ -43,9 +43,7 @@ use medgen::burn::optim::AdamWConfig;
 use medgen::burn::tensor::{Device, Tensor, TensorData};
 use medgen::core::noise::gaussian_noise;
 use medgen::core::ode::{Dopri5Config, OdeSolver};
-use medgen::core::train::{Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
-use medgen::core::viz::GridBuilder;
-use medgen::core::{Condition, DeviceChoice, SeededRng, seeded_rng};
+use medgen::core::{Condition, DeviceChoice, SeededRng, init_seeded, seeded_rng};
 use medgen::flow::ToyDensity;
 use medgen::flow::continuous::{
     ContinuousFlowConfig, DivergenceMethod, MlpVectorField, MlpVectorFieldConfig, cnf_log_density,
@@ -53,6 +51,8 @@ use medgen::flow::continuous::{
 };
 use medgen::flow::discrete::{Flow, RealNvpConfig, SplineFlowConfig};
 use medgen::flow::matching::FlowMatchingLossConfig;
+use medgen::train::viz::GridBuilder;
+use medgen::train::{Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
 
 const USAGE: &str = "flows_2d: RealNVP, a spline flow, a CNF, I-CFM and OT-CFM on a 2D toy density
   --data NAME        two-moons | eight-gaussians | checkerboard (default two-moons)
@@ -107,47 +107,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     let window = Window::around(&fit_sample);
     let grid_std = standard.apply(window.grid(&device));
 
-    let run = Run {
-        data,
-        batch,
-        standard: standard.clone(),
-        train_device: device.clone().autodiff(),
-    };
+    let run =
+        Run { data, batch, standard: standard.clone(), train_device: device.clone().autodiff() };
     let mut rows: Vec<(String, f64, Panels)> = Vec::new();
 
-    let nll = test_host
-        .iter()
-        .map(|p| -gaussian.log_prob(*p))
-        .sum::<f64>()
-        / test_size as f64;
-    let samples = gaussian.transform(&host(gaussian_noise(
-        [PICTURE_SAMPLES, 2],
-        &mut rng,
-        &device,
-    )?)?);
-    let density: Vec<f64> = window
-        .points()
-        .map(|p| gaussian.log_prob(p).exp())
-        .collect();
-    rows.push((
-        "Gaussian".into(),
-        nll,
-        Panels::new(&window, &samples, &density),
-    ));
+    let nll = test_host.iter().map(|p| -gaussian.log_prob(*p)).sum::<f64>() / test_size as f64;
+    let samples =
+        gaussian.transform(&host(gaussian_noise([PICTURE_SAMPLES, 2], &mut rng, &device)?)?);
+    let density: Vec<f64> = window.points().map(|p| gaussian.log_prob(p).exp()).collect();
+    rows.push(("Gaussian".into(), nll, Panels::new(&window, &samples, &density)));
 
     let init_batch = standard.apply(data.sample(1024, &mut rng, &run.train_device)?);
     for (name, flow) in [
-        ("RealNVP", realnvp(&run.train_device, init_batch.clone())?),
-        ("spline flow", spline_flow(&run.train_device, init_batch)?),
+        ("RealNVP", realnvp(&run.train_device, init_batch.clone(), &mut rng)?),
+        ("spline flow", spline_flow(&run.train_device, init_batch, &mut rng)?),
     ] {
         let started = Instant::now();
         let flow = run.train(name, flow, 1e-3, steps, &mut rng, |flow, x, _| flow.nll(x))?;
         let model = Fitted::Discrete(flow);
         rows.push(run.evaluate(name, &model, &test_std, &grid_std, &window, &mut rng)?);
-        println!(
-            "{name}: trained in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        println!("{name}: trained in {:.1} s", started.elapsed().as_secs_f64());
     }
 
     // Training integrates with 5 RK4 steps (20 evaluations, each with two tangents for the
@@ -156,7 +135,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let cnf = run.train(
         "CNF",
-        vector_field(&run.train_device, WIDTH)?,
+        vector_field(&run.train_device, WIDTH, &mut rng)?,
         2e-3,
         (steps / 2).max(1),
         &mut rng,
@@ -176,21 +155,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     // exact minibatch assignment costs more per step, but its straighter paths are learnt
     // faster); their field is wider, since it must sharpen onto the thin moons near t = 1.
     for (name, loss, model_steps) in [
-        (
-            "I-CFM",
-            FlowMatchingLossConfig::conditional(FM_SIGMA).init()?,
-            4 * steps,
-        ),
-        (
-            "OT-CFM",
-            FlowMatchingLossConfig::exact_optimal_transport(FM_SIGMA).init()?,
-            2 * steps,
-        ),
+        ("I-CFM", FlowMatchingLossConfig::conditional(FM_SIGMA).init()?, 4 * steps),
+        ("OT-CFM", FlowMatchingLossConfig::exact_optimal_transport(FM_SIGMA).init()?, 2 * steps),
     ] {
         let started = Instant::now();
         let field = run.train(
             name,
-            vector_field(&run.train_device, 2 * WIDTH)?,
+            vector_field(&run.train_device, 2 * WIDTH, &mut rng)?,
             1e-3,
             model_steps,
             &mut rng,
@@ -198,10 +169,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         )?;
         let model = Fitted::Continuous(field);
         rows.push(run.evaluate(name, &model, &test_std, &grid_std, &window, &mut rng)?);
-        println!(
-            "{name}: trained in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        println!("{name}: trained in {:.1} s", started.elapsed().as_secs_f64());
     }
 
     println!(
@@ -210,10 +178,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let baseline = rows[0].1;
     for (name, nll, _) in &rows {
-        println!(
-            "  {name:<12} {nll:>8.3}   ({:+.3} vs Gaussian)",
-            nll - baseline
-        );
+        println!("  {name:<12} {nll:>8.3}   ({:+.3} vs Gaussian)", nll - baseline);
     }
 
     let data_samples = host(data.sample(PICTURE_SAMPLES, &mut rng, &device)?)?;
@@ -253,19 +218,13 @@ impl Run {
             &mut SeededRng,
         ) -> Result<Tensor<1>, medgen::flow::FlowError>,
     ) -> Result<M, Box<dyn Error>> {
-        let schedule = WarmupCosineConfig::new(lr, steps)
-            .with_warmup_steps(steps / 20)
-            .with_min_lr(lr / 20.0);
+        let schedule =
+            WarmupCosineConfig::new(lr, steps).with_warmup_steps(steps / 20).with_min_lr(lr / 20.0);
         let config = TrainerConfig::new(schedule).with_max_grad_norm(Some(10.0));
         let run_seed = rand::RngExt::random::<u64>(rng);
-        let mut trainer = Trainer::new(
-            &config,
-            model,
-            AdamWConfig::new().init(),
-            seeded_rng(run_seed),
-            name,
-        )?
-        .with_progress(TrainingProgress::new(name, steps));
+        let mut trainer =
+            Trainer::new(&config, model, AdamWConfig::new().init(), seeded_rng(run_seed), name)?
+                .with_progress(TrainingProgress::new(name, steps));
         let (data, batch, device) = (self.data, self.batch, &self.train_device);
         trainer.fit(|model: &M, _step, rng: &mut SeededRng| {
             let x = self.standard.apply(data.sample(batch, rng, device)?);
@@ -286,16 +245,11 @@ impl Run {
     ) -> Result<(String, f64, Panels), Box<dyn Error>> {
         let log_prob = model.log_prob(test_std.clone(), rng)?;
         let nll = -mean(&host_values(log_prob)?) + self.standard.log_det();
-        let samples = self.standard.invert(&host(model.sample(
-            PICTURE_SAMPLES,
-            rng,
-            &test_std.device(),
-        )?)?);
+        let samples =
+            self.standard.invert(&host(model.sample(PICTURE_SAMPLES, rng, &test_std.device())?)?);
         let log_density = host_values(model.log_prob(grid_std.clone(), rng)?)?;
-        let density: Vec<f64> = log_density
-            .iter()
-            .map(|l| (l - self.standard.log_det()).exp())
-            .collect();
+        let density: Vec<f64> =
+            log_density.iter().map(|l| (l - self.standard.log_det()).exp()).collect();
         println!("{name}: held-out NLL {nll:.3}");
         Ok((name.into(), nll, Panels::new(window, &samples, &density)))
     }
@@ -344,27 +298,30 @@ impl Fitted {
 }
 
 /// RealNVP: 8 blocks of ActNorm (initialised from `batch`) and an affine coupling.
-fn realnvp(device: &Device, batch: Tensor<2>) -> medgen::flow::Result<Flow> {
-    RealNvpConfig::new(2, 8, WIDTH)
-        .init(device)?
-        .initialize(batch)
+fn realnvp(device: &Device, batch: Tensor<2>, rng: &mut SeededRng) -> medgen::flow::Result<Flow> {
+    init_seeded(device, rng, |d| RealNvpConfig::new(2, 8, WIDTH).init(d))?.initialize(batch)
 }
 
 /// Neural spline flow: 4 blocks of an LU linear map and a rational-quadratic spline coupling
 /// with 8 bins on [−4, 4].
-fn spline_flow(device: &Device, batch: Tensor<2>) -> medgen::flow::Result<Flow> {
-    SplineFlowConfig::new(2, 4, WIDTH)
-        .with_bins(8)
-        .with_tail_bound(4.0)
-        .init(device)?
-        .initialize(batch)
+fn spline_flow(
+    device: &Device,
+    batch: Tensor<2>,
+    rng: &mut SeededRng,
+) -> medgen::flow::Result<Flow> {
+    init_seeded(device, rng, |d| {
+        SplineFlowConfig::new(2, 4, WIDTH).with_bins(8).with_tail_bound(4.0).init(d)
+    })?
+    .initialize(batch)
 }
 
 /// The vector field of the CNF and of both flow-matching models.
-fn vector_field(device: &Device, width: usize) -> medgen::flow::Result<MlpVectorField> {
-    MlpVectorFieldConfig::new(2)
-        .with_hidden(vec![width; 3])
-        .init(device)
+fn vector_field(
+    device: &Device,
+    width: usize,
+    rng: &mut SeededRng,
+) -> medgen::flow::Result<MlpVectorField> {
+    init_seeded(device, rng, |d| MlpVectorFieldConfig::new(2).with_hidden(vec![width; 3]).init(d))
 }
 
 /// Per-coordinate standardisation `x ↦ (x − μ)/σ`.
@@ -391,10 +348,7 @@ impl Standardizer {
     }
 
     fn invert(&self, points: &[[f64; 2]]) -> Vec<[f64; 2]> {
-        points
-            .iter()
-            .map(|p| [0, 1].map(|i| p[i] * self.std[i] + self.mean[i]))
-            .collect()
+        points.iter().map(|p| [0, 1].map(|i| p[i] * self.std[i] + self.mean[i])).collect()
     }
 
     /// `Σ_i log σ_i`, what standardisation adds to the NLL.
@@ -415,19 +369,12 @@ impl Gaussian2 {
         let n = points.len() as f64;
         let mean = [0, 1].map(|i| points.iter().map(|p| p[i]).sum::<f64>() / n);
         let cov = |i: usize, j: usize| {
-            points
-                .iter()
-                .map(|p| (p[i] - mean[i]) * (p[j] - mean[j]))
-                .sum::<f64>()
-                / n
+            points.iter().map(|p| (p[i] - mean[i]) * (p[j] - mean[j])).sum::<f64>() / n
         };
         let l00 = cov(0, 0).sqrt();
         let l10 = cov(1, 0) / l00;
         let l11 = (cov(1, 1) - l10 * l10).sqrt();
-        Self {
-            mean,
-            chol: [[l00, 0.0], [l10, l11]],
-        }
+        Self { mean, chol: [[l00, 0.0], [l10, l11]] }
     }
 
     fn log_prob(&self, p: [f64; 2]) -> f64 {
@@ -464,11 +411,7 @@ impl Window {
             *bound = [values[k], values[values.len() - 1 - k]];
         }
         let center = bounds.map(|[lo, hi]| 0.5 * (lo + hi));
-        let half = bounds
-            .iter()
-            .map(|[lo, hi]| 0.5 * (hi - lo))
-            .fold(0.0, f64::max)
-            * 1.15;
+        let half = bounds.iter().map(|[lo, hi]| 0.5 * (hi - lo)).fold(0.0, f64::max) * 1.15;
         Self { center, half }
     }
 
@@ -514,27 +457,15 @@ struct Panels {
 
 impl Panels {
     fn new(window: &Window, samples: &[[f64; 2]], density: &[f64]) -> Self {
-        Self {
-            samples: window.histogram(samples),
-            density: density.to_vec(),
-        }
+        Self { samples: window.histogram(samples), density: density.to_vec() }
     }
 }
 
 /// Maps `v ∈ [0, 1]` to a dark-blue → magenta → yellow ramp.
 fn colour(v: f64) -> [f32; 3] {
-    const STOPS: [[f32; 3]; 4] = [
-        [0.02, 0.02, 0.08],
-        [0.35, 0.10, 0.50],
-        [0.90, 0.35, 0.30],
-        [0.99, 0.95, 0.55],
-    ];
-    let v = if v.is_finite() {
-        v.clamp(0.0, 1.0)
-    } else {
-        0.0
-    } as f32
-        * 3.0;
+    const STOPS: [[f32; 3]; 4] =
+        [[0.02, 0.02, 0.08], [0.35, 0.10, 0.50], [0.90, 0.35, 0.30], [0.99, 0.95, 0.55]];
+    let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 } as f32 * 3.0;
     let i = (v.floor() as usize).min(2);
     let f = v - i as f32;
     [0, 1, 2].map(|c| STOPS[i][c] * (1.0 - f) + STOPS[i + 1][c] * f)
@@ -544,26 +475,17 @@ fn colour(v: f64) -> [f32; 3] {
 /// histograms, so that sparse regions stay visible), as two rows of RGB panels.
 fn save_panels(columns: &[Panels], device: &Device, path: &Path) -> Result<(), Box<dyn Error>> {
     let to_rgb = |values: &[f64], sqrt: bool| -> Vec<f32> {
-        let max = values
-            .iter()
-            .copied()
-            .filter(|v| v.is_finite())
-            .fold(0.0, f64::max);
+        let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
         let scaled: Vec<f64> = values
             .iter()
             .map(|v| if max > 0.0 { v / max } else { 0.0 })
             .map(|v| if sqrt { v.sqrt() } else { v })
             .collect();
-        (0..3)
-            .flat_map(|c| scaled.iter().map(move |v| colour(*v)[c]))
-            .collect()
+        (0..3).flat_map(|c| scaled.iter().map(move |v| colour(*v)[c])).collect()
     };
     let row = |sqrt: bool, pick: fn(&Panels) -> &[f64]| -> Tensor<4> {
         let values: Vec<f32> = columns.iter().flat_map(|p| to_rgb(pick(p), sqrt)).collect();
-        Tensor::from_data(
-            TensorData::new(values, [columns.len(), 3, PANEL, PANEL]),
-            device,
-        )
+        Tensor::from_data(TensorData::new(values, [columns.len(), 3, PANEL, PANEL]), device)
     };
     GridBuilder::new()
         .padding(4)

@@ -23,16 +23,16 @@ use std::time::Instant;
 
 use medgen::burn::module::Module;
 use medgen::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use medgen::core::data::PhantomConfig;
-use medgen::core::train::{EmaConfig, TrainingProgress};
-use medgen::core::viz::GridBuilder;
-use medgen::core::{Condition, DeviceChoice, SeededRng, seeded_rng};
+use medgen::core::{Condition, DeviceChoice, SeededRng, init_seeded, seeded_rng};
+use medgen::data::PhantomConfig;
 use medgen::gan::monitor::pooled_pixel_features;
 use medgen::gan::{
     ConditionalGeneratorConfig, DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator,
     GanBatch, GanLoss, GanTrainer, GanTrainerConfig, Generator, ProjectionDiscriminatorConfig,
-    SampleQuality,
 };
+use medgen::metrics::SampleQuality;
+use medgen::train::viz::GridBuilder;
+use medgen::train::{EmaConfig, TrainingProgress};
 use rand::RngExt;
 
 const USAGE: &str = "gan: train an unconditional DCGAN and a class-conditional GAN on phantoms
@@ -53,6 +53,8 @@ const LATENT: usize = 64;
 const CLASSES: usize = 3;
 /// Feature space of the monitor: images average-pooled to 8 × 8.
 const FEATURE_GRID: usize = 8;
+/// Neighbours of the PRDC balls when measuring sample coverage.
+const PRDC_NEIGHBOURS: usize = 5;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = common::Args::parse(USAGE)?;
@@ -69,7 +71,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     std::fs::create_dir_all(&out)?;
     let train_device = device.clone().autodiff();
-    device.seed(seed);
     let started = Instant::now();
 
     // 1. Phantoms with large, contrasted lesions so that the classes are visible at 32 px.
@@ -80,16 +81,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with_lesion_contrast_min(0.3)
         .with_lesion_contrast_max(0.45);
     let mut rng = seeded_rng(seed);
-    let train = phantoms
-        .generate_batch(TRAIN_SIZE, &mut rng)?
-        .to_tensors::<4>(&train_device)?;
-    let held_out = phantoms
-        .generate_batch(HELD_OUT, &mut rng)?
-        .to_tensors::<4>(&device)?;
-    let real_features = host(pooled_pixel_features(
-        held_out.images.clone(),
-        FEATURE_GRID,
-    )?)?;
+    let train = phantoms.generate_batch(TRAIN_SIZE, &mut rng)?.to_tensors::<4>(&train_device)?;
+    let held_out = phantoms.generate_batch(HELD_OUT, &mut rng)?.to_tensors::<4>(&device)?;
+    let real_features = host(pooled_pixel_features(held_out.images.clone(), FEATURE_GRID)?)?;
     let dim = FEATURE_GRID * FEATURE_GRID;
     println!("{TRAIN_SIZE} training and {HELD_OUT} held-out phantoms of {size}x{size}");
 
@@ -115,9 +109,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         (x, z, y)
     };
     let indices = |rng: &mut SeededRng| -> Vec<i64> {
-        (0..batch)
-            .map(|_| rng.random_range(0..TRAIN_SIZE as i64))
-            .collect()
+        (0..batch).map(|_| rng.random_range(0..TRAIN_SIZE as i64)).collect()
     };
 
     // 2a. Unconditional DCGAN.
@@ -125,8 +117,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let dcgan = train_and_monitor(
         "dcgan",
         &config,
-        generator.init(&train_device)?,
-        discriminator.init(&train_device)?,
+        init_seeded(&train_device, &mut rng, |d| generator.init(d))?,
+        init_seeded(&train_device, &mut rng, |d| discriminator.init(d))?,
         |_, rng| {
             let (x, z, _) = draw(batch, indices(rng), &dev, rng);
             Ok(GanBatch::new(x, z))
@@ -146,10 +138,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let conditional = train_and_monitor(
         "conditional",
         &config,
-        ConditionalGeneratorConfig::new(generator.clone())
-            .with_num_classes(Some(CLASSES))
-            .init(&train_device)?,
-        ProjectionDiscriminatorConfig::new(discriminator.clone(), CLASSES).init(&train_device)?,
+        init_seeded(&train_device, &mut rng, |d| {
+            ConditionalGeneratorConfig::new(generator.clone())
+                .with_num_classes(Some(CLASSES))
+                .init(d)
+        })?,
+        init_seeded(&train_device, &mut rng, |d| {
+            ProjectionDiscriminatorConfig::new(discriminator.clone(), CLASSES).init(d)
+        })?,
         |_, rng| {
             let (x, z, y) = draw(batch, indices(rng), &dev, rng);
             Ok(GanBatch::new(x, z).with_condition(Condition::none().with_class(y)))
@@ -174,11 +170,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut grid = GridBuilder::new()
         .scale(2)
         .image_row(train.images.clone().narrow(0, 0, 8), (-1.0, 1.0))?
-        .images(
-            dcgan.generate(z(16, &mut sample_rng), &Condition::none())?,
-            (-1.0, 1.0),
-            8,
-        )?;
+        .images(dcgan.generate(z(16, &mut sample_rng), &Condition::none())?, (-1.0, 1.0), 8)?;
     for class in 0..CLASSES {
         let y = Tensor::<1, Int>::full([8], class as i64, &device);
         let images =
@@ -187,11 +179,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let path = out.join("samples.png");
     grid.save(&path)?;
-    println!(
-        "wrote {} (total {:.0} s)",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("wrote {} (total {:.0} s)", path.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -203,7 +191,7 @@ fn train_and_monitor<G, Dn>(
     config: &GanTrainerConfig,
     generator: G,
     discriminator: Dn,
-    data: impl FnMut(usize, &mut SeededRng) -> medgen::gan::Result<GanBatch<2, 4>>,
+    mut data: impl FnMut(usize, &mut SeededRng) -> medgen::gan::Result<GanBatch<2, 4>>,
     monitor_condition: &Condition<4>,
     device: &Device,
     real_features: &[f64],
@@ -233,37 +221,40 @@ where
     .with_progress(TrainingProgress::new(name, config.total_steps));
     let mut check_rng = seeded_rng(seed + 2);
     let n = real_features.len() / dim;
-    let mut check = |trainer: &mut GanTrainer<G, Dn, 2, 4>| -> medgen::gan::Result<SampleQuality> {
-        let z = Tensor::<2>::from_data(
-            TensorData::random::<f32, _, _>(
-                [n, LATENT],
-                Distribution::Normal(0.0, 1.0),
-                &mut check_rng,
-            ),
-            device,
-        );
-        let images = trainer
-            .inference_generator()
-            .generate(z, monitor_condition)?;
-        let fake = host(pooled_pixel_features(images, FEATURE_GRID)?)?;
-        let (quality, events) = trainer.observe_samples(real_features, &fake, dim)?;
-        println!("{name}: {}", describe(&quality));
-        for event in events {
-            println!("{name}: warning: {event}");
-        }
-        Ok(quality)
-    };
-    trainer.fit(data, |trainer, report| {
+    // Every `check_every` steps: draw samples from the EMA generator, pool them to a small
+    // feature grid, measure PRDC coverage, Fréchet distance and diversity against held-out
+    // phantoms, and let the trainer's monitor turn those numbers into warnings.
+    let mut check =
+        |trainer: &mut GanTrainer<G, Dn, 2, 4>| -> Result<SampleQuality, Box<dyn Error>> {
+            let z = Tensor::<2>::from_data(
+                TensorData::random::<f32, _, _>(
+                    [n, LATENT],
+                    Distribution::Normal(0.0, 1.0),
+                    &mut check_rng,
+                ),
+                device,
+            );
+            let images = trainer.inference_generator().generate(z, monitor_condition)?;
+            let fake = host(pooled_pixel_features(images, FEATURE_GRID)?)?;
+            let quality = SampleQuality::measure(real_features, &fake, dim, PRDC_NEIGHBOURS)?;
+            let (_, events) = trainer.observe_samples(quality.prdc.coverage, quality.diversity)?;
+            println!("{name}: step {:>5}: {}", trainer.current_step(), describe(&quality));
+            for event in events {
+                println!("{name}: warning: {event}");
+            }
+            Ok(quality)
+        };
+    while !trainer.is_finished() {
+        let report = trainer.step(&mut data)?;
         for event in &report.events {
             println!("{name}: warning: {event}");
         }
         if report.stats.step % check_every == 0 && !trainer.is_finished() {
-            check(trainer)?;
+            check(&mut trainer)?;
         }
-        Ok(())
-    })?;
+    }
     let last = trainer.history().clone();
-    let tail = |curve: &medgen::core::train::LossHistory| {
+    let tail = |curve: &medgen::train::LossHistory| {
         let values = curve.losses();
         let k = values.len().min(100);
         values[values.len() - k..].iter().sum::<f32>() / k as f32
@@ -280,34 +271,17 @@ where
     );
     check(&mut trainer)?;
     let plots = trainer.history().save_plots(out.join(name))?;
-    println!(
-        "{name}: wrote {} curves into {}",
-        plots.len(),
-        out.join(name).display()
-    );
+    println!("{name}: wrote {} curves into {}", plots.len(), out.join(name).display());
     Ok(trainer.inference_generator())
 }
 
 fn describe(q: &SampleQuality) -> String {
     format!(
-        "step {:>5}: precision {:.3} recall {:.3} density {:.3} coverage {:.3} \
-         Fréchet {:.4} diversity {:.3}",
-        q.step,
-        q.prdc.precision,
-        q.prdc.recall,
-        q.prdc.density,
-        q.prdc.coverage,
-        q.frechet,
-        q.diversity
+        "precision {:.3} recall {:.3} density {:.3} coverage {:.3} Fréchet {:.4} diversity {:.3}",
+        q.prdc.precision, q.prdc.recall, q.prdc.density, q.prdc.coverage, q.frechet, q.diversity
     )
 }
 
-fn host(features: Tensor<2>) -> medgen::gan::Result<Vec<f64>> {
-    features.try_into_vec_as::<f64>().map_err(|err| {
-        medgen::core::CoreError::Device {
-            name: "feature read-back".into(),
-            reason: format!("{err:?}"),
-        }
-        .into()
-    })
+fn host(features: Tensor<2>) -> medgen::core::Result<Vec<f64>> {
+    medgen::core::read_values::<f64, 2, _>(features, "features")
 }

@@ -23,14 +23,14 @@ use std::time::Instant;
 use medgen::burn::module::Module;
 use medgen::burn::optim::{AdamConfig, AdamWConfig};
 use medgen::burn::tensor::{Int, Tensor, TensorData};
-use medgen::core::data::PhantomConfig;
-use medgen::core::nn::UNetConfig;
-use medgen::core::train::{
+use medgen::core::{Condition, DeviceChoice, SeededRng, init_seeded, seeded_rng};
+use medgen::data::PhantomConfig;
+use medgen::diffusion::{DdimSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig};
+use medgen::nn::UNetConfig;
+use medgen::train::viz::GridBuilder;
+use medgen::train::{
     Trainer, TrainerConfig, TrainingObjective, TrainingProgress, WarmupCosineConfig,
 };
-use medgen::core::viz::GridBuilder;
-use medgen::core::{Condition, DeviceChoice, SeededRng, seeded_rng};
-use medgen::diffusion::{DdimSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig};
 use medgen::vae::{
     BackboneConfig, LatentScale, Likelihood, Vae, VaeConfig, VaeError, VaeLossConfig,
     encode_dataset, latent_diffusion_sample,
@@ -68,21 +68,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut rng = seeded_rng(seed);
 
     // The data: phantoms in [-1, 1] with their age covariate (mapped to [-1, 1]).
-    let data = PhantomConfig::new(SIZE)
-        .generate_batch(TRAIN, &mut rng)?
-        .to_tensors::<4>(&train_device)?;
-    let ages = data
-        .covariates
-        .clone()
-        .slice([0..TRAIN, 0..1])
-        .mul_scalar(2.0)
-        .sub_scalar(1.0);
-    let real_ages: Vec<f32> = data
-        .covariates
-        .clone()
-        .slice([0..TRAIN, 0..1])
-        .into_data()
-        .try_to_vec()?;
+    let data =
+        PhantomConfig::new(SIZE).generate_batch(TRAIN, &mut rng)?.to_tensors::<4>(&train_device)?;
+    let ages = data.covariates.clone().slice([0..TRAIN, 0..1]).mul_scalar(2.0).sub_scalar(1.0);
+    let real_ages: Vec<f32> =
+        data.covariates.clone().slice([0..TRAIN, 0..1]).into_data().try_to_vec()?;
     let real_size = ventricle_size(&data.images.clone().inner())?;
     println!(
         "{TRAIN} phantoms; ventricle measure vs age on real data: r = {:.3}",
@@ -90,26 +80,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let trainer_config = |steps: usize, lr: f64| {
         TrainerConfig::new(
-            WarmupCosineConfig::new(lr, steps)
-                .with_warmup_steps(steps / 20)
-                .with_min_lr(lr / 20.0),
+            WarmupCosineConfig::new(lr, steps).with_warmup_steps(steps / 20).with_min_lr(lr / 20.0),
         )
         .with_max_grad_norm(Some(5.0))
     };
     let pick = |rng: &mut SeededRng| {
-        let idx: Vec<i32> = (0..BATCH)
-            .map(|_| rng.random_range(0..TRAIN) as i32)
-            .collect();
+        let idx: Vec<i32> = (0..BATCH).map(|_| rng.random_range(0..TRAIN) as i32).collect();
         Tensor::<1, Int>::from_data(TensorData::new(idx, [BATCH]), &train_device)
     };
 
-    // 1. The autoencoder.
-    let vae = VaeConfig::new(BackboneConfig::new(2, 1, 4).with_hidden(vec![16, 32, 64]))
-        .with_likelihood(Likelihood::Gaussian { std: 0.1 })
-        .init(&train_device)?;
-    let vae_loss = VaeLossConfig::new()
-        .with_warmup_steps(vae_steps / 4)
-        .init()?;
+    // 1. The autoencoder, its initial weights drawn from a seeded generator.
+    let mut init_rng = seeded_rng(seed + 10);
+    let vae = init_seeded(&train_device, &mut init_rng, |d| {
+        VaeConfig::new(BackboneConfig::new(2, 1, 4).with_hidden(vec![16, 32, 64]))
+            .with_likelihood(Likelihood::Gaussian { std: 0.1 })
+            .init(d)
+    })?;
+    let vae_loss = VaeLossConfig::new().with_warmup_steps(vae_steps / 4).init()?;
     let mut trainer = Trainer::new(
         &trainer_config(vae_steps, 2e-3),
         vae,
@@ -127,11 +114,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 2. Latents and their scale factor.
     let latents = encode_dataset(&vae, &data.images.clone().inner(), 128)?;
     let scale = LatentScale::estimate(&latents)?;
-    println!(
-        "latents {:?}, scale factor s = 1/std = {:.4}",
-        latents.dims(),
-        scale.factor
-    );
+    println!("latents {:?}, scale factor s = 1/std = {:.4}", latents.dims(), scale.factor);
     let latents = scale.scale(latents).autodiff();
 
     // 3. The latent denoiser, conditioned on age with CFG dropout.
@@ -149,7 +132,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .init(ScheduleConfig::new().init()?)?;
     let mut trainer = Trainer::new(
         &trainer_config(steps, 2e-3),
-        unet.init(&train_device)?,
+        init_seeded(&train_device, &mut init_rng, |d| unet.init(d))?,
         AdamWConfig::new().with_weight_decay(0.0).init(),
         seeded_rng(seed + 2),
         &(),
@@ -158,10 +141,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     loss.fit(&mut trainer, |_step, rng| {
         let idx = pick(rng);
         let z = latents.clone().select(0, idx.clone());
-        Ok((
-            z,
-            Condition::none().with_embedding(ages.clone().select(0, idx)),
-        ))
+        Ok((z, Condition::none().with_embedding(ages.clone().select(0, idx))))
     })?;
     let network = trainer.into_model().valid();
     println!("trained in {:.0} s", started.elapsed().as_secs_f64());
@@ -170,10 +150,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let n = AGES.len() * PER_AGE;
     let requested: Vec<f32> = (0..n).map(|i| AGES[i % AGES.len()]).collect();
     let embedding: Vec<f32> = requested.iter().map(|a| 2.0 * a - 1.0).collect();
-    let condition = Condition::none().with_embedding(Tensor::from_data(
-        TensorData::new(embedding, [n, 1]),
-        &device,
-    ));
+    let condition = Condition::none()
+        .with_embedding(Tensor::from_data(TensorData::new(embedding, [n, 1]), &device));
     let mut scheduler = DdimSchedulerConfig::new().init()?;
     scheduler.set_timesteps(sampling_steps)?;
     let mut sample_rng = seeded_rng(seed + 3);
@@ -220,14 +198,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 /// middle of the head; the dark background and outer CSF lie outside that window).
 fn ventricle_size(images: &Tensor<4>) -> Result<Vec<f32>, Box<dyn Error>> {
     let [n, _, h, w] = images.dims();
-    let centre = images
-        .clone()
-        .slice([0..n, 0..1, h / 4..3 * h / 4, w / 4..3 * w / 4]);
-    let dark = centre
-        .lower_elem(-0.4)
-        .float()
-        .reshape([n as i32, -1])
-        .sum_dim(1);
+    let centre = images.clone().slice([0..n, 0..1, h / 4..3 * h / 4, w / 4..3 * w / 4]);
+    let dark = centre.lower_elem(-0.4).float().reshape([n as i32, -1]).sum_dim(1);
     Ok(dark.into_data().try_to_vec::<f32>()?)
 }
 

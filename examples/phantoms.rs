@@ -16,11 +16,11 @@ mod common;
 use std::error::Error;
 
 use medgen::burn::tensor::{Int, Tensor};
-use medgen::core::data::{
+use medgen::core::{DeviceChoice, seeded_rng};
+use medgen::data::{
     MedMnistSplit, NpzCompression, NpzImageConfig, NpzImageSet, PhantomConfig, save_npz_medmnist,
 };
-use medgen::core::viz::{GridBuilder, VolumeSlice};
-use medgen::core::{DeviceChoice, seeded_rng};
+use medgen::train::viz::{GridBuilder, VolumeSlice};
 
 const USAGE: &str = "phantoms: generate synthetic brain phantoms
   --out DIR      output folder (default out/phantoms)
@@ -64,10 +64,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .labels(tensors.labels.clone(), ncols)?
         .labels(lesions, ncols)?
         .save(&grid)?;
-    println!(
-        "wrote {} (rows: images, tissue labels, lesion masks)",
-        grid.display()
-    );
+    println!("wrote {} (rows: images, tissue labels, lesion masks)", grid.display());
 
     // 3. 3D phantoms from the same anatomical model: axial, coronal and sagittal centre slices.
     let volumes = PhantomConfig::new(size / 2)
@@ -75,26 +72,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         .to_tensors::<5>(&device)?;
     let mut builder = GridBuilder::new().scale(3);
     for axis in 0..3 {
-        builder = builder.volumes(
-            volumes.images.clone(),
-            (-1.0, 1.0),
-            VolumeSlice::central(axis),
-            4,
-        )?;
+        builder =
+            builder.volumes(volumes.images.clone(), (-1.0, 1.0), VolumeSlice::central(axis), 4)?;
     }
     let volume_grid = out.join("phantoms_3d.png");
     builder.save(&volume_grid)?;
-    println!(
-        "wrote {} (rows: axial, coronal, sagittal slices)",
-        volume_grid.display()
-    );
+    println!("wrote {} (rows: axial, coronal, sagittal slices)", volume_grid.display());
 
     // 4. A MedMNIST-layout archive: uint8 images N x H x W and labels N x 1 per split.
-    let splits = [
-        (MedMnistSplit::Train, 64),
-        (MedMnistSplit::Val, 16),
-        (MedMnistSplit::Test, 16),
-    ];
+    let splits = [(MedMnistSplit::Train, 64), (MedMnistSplit::Val, 16), (MedMnistSplit::Test, 16)];
     let mut arrays = Vec::new();
     for (split, count) in splits {
         arrays.push(config.generate_batch(count, &mut rng)?.to_medmnist(split)?);

@@ -23,16 +23,17 @@ use std::time::Instant;
 use medgen::burn::module::Module;
 use medgen::burn::tensor::{Device, Tensor};
 use medgen::core::Condition;
-use medgen::core::data::PhantomConfig;
-use medgen::core::train::TrainingProgress;
-use medgen::core::viz::GridBuilder;
-use medgen::core::{DeviceChoice, seeded_rng};
+use medgen::core::{DeviceChoice, init_seeded, seeded_rng};
+use medgen::data::{
+    LowDoseNoise, PairedImages, PhantomConfig, TissueContrast, contrast_pairs, low_dose_pairs,
+};
 use medgen::gan::{
-    GanTrainerConfig, Generator, LowDoseNoise, NormKind, PairedImages, PairedSet, PatchGanConfig,
-    Pix2PixConfig, TissueContrast, UNetGenerator, UNetGeneratorConfig, contrast_pairs,
-    low_dose_pairs, translate,
+    GanTrainerConfig, Generator, NormKind, PairedSet, PatchGanConfig, Pix2PixConfig, UNetGenerator,
+    UNetGeneratorConfig, translate,
 };
 use medgen::metrics::{SsimConfig, psnr_batch, ssim_batch};
+use medgen::train::TrainingProgress;
+use medgen::train::viz::GridBuilder;
 
 const USAGE: &str = "pix2pix: paired translation on phantoms (low-dose denoising, T1 -> T2)
   --out DIR         output folder (default out/pix2pix)
@@ -64,15 +65,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("--size must be a power of two >= 32\n\n{USAGE}").into());
     }
     std::fs::create_dir_all(&out)?;
-    device.seed(seed);
     let started = Instant::now();
     let mut rng = seeded_rng(seed);
     let n = TRAIN_PAIRS + TEST_PAIRS;
 
     // 1. Paired data. Denoising targets are noise-free phantoms.
-    let clean = PhantomConfig::new(size)
-        .with_noise_std(0.0)
-        .generate_batch(n, &mut rng)?;
+    let clean = PhantomConfig::new(size).with_noise_std(0.0).generate_batch(n, &mut rng)?;
     let noise = LowDoseNoise::low_dose_ct();
     let denoising = low_dose_pairs(&clean, &noise, &mut rng)?;
     let t1 = PhantomConfig::new(size).generate_batch(n, &mut rng)?;
@@ -91,34 +89,30 @@ fn main() -> Result<(), Box<dyn Error>> {
     let train_device = device.clone().autodiff();
     // Denoising is local: a shallower U-Net with instance norm and no dropout (so training
     // and evaluation compute the same function) around a residual connection.
+    // Initial weights from a seeded generator, so that a seed reproduces the run.
+    let mut init_rng = seeded_rng(seed + 10);
     let denoiser = ResidualUNet {
-        unet: unet
-            .clone()
-            .with_num_downs(3)
-            .with_norm(NormKind::Instance)
-            .with_dropout_blocks(0)
-            .init(&train_device)?,
+        unet: init_seeded(&train_device, &mut init_rng, |d| {
+            unet.clone()
+                .with_num_downs(3)
+                .with_norm(NormKind::Instance)
+                .with_dropout_blocks(0)
+                .init(d)
+        })?,
     };
-    let task = Task {
-        config: &config,
-        channels,
-        seed,
-        device: &device,
-    };
+    let task = Task { config: &config, channels, seed, device: &device };
     let rows = task.run("denoising", denoiser, &denoising)?;
-    let rows =
-        rows.into_iter()
-            .chain(task.run("T1 -> T2", unet.init(&train_device)?, &synthesis)?);
+    let rows = rows.into_iter().chain(task.run(
+        "T1 -> T2",
+        init_seeded(&train_device, &mut init_rng, |d| unet.init(d))?,
+        &synthesis,
+    )?);
     for row in rows {
         panel = panel.image_row(row, (-1.0, 1.0))?;
     }
     let path = out.join("pix2pix.png");
     panel.save(&path)?;
-    println!(
-        "wrote {} (total {:.0} s)",
-        path.display(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("wrote {} (total {:.0} s)", path.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -156,12 +150,7 @@ impl Task<'_> {
         generator: G,
         pairs: &PairedImages,
     ) -> Result<[Tensor<4>; 3], Box<dyn Error>> {
-        let Self {
-            config,
-            channels,
-            seed,
-            device,
-        } = *self;
+        let Self { config, channels, seed, device } = *self;
         let train_device = device.clone().autodiff();
         let (source, target) = pairs.to_tensors::<4>(&train_device)?;
         let train = PairedSet::new(
@@ -171,12 +160,14 @@ impl Task<'_> {
         let test_source = source.narrow(0, TRAIN_PAIRS, TEST_PAIRS).inner();
         let test_target = target.narrow(0, TRAIN_PAIRS, TEST_PAIRS).inner();
 
-        let discriminator = PatchGanConfig::new(2, 1)
-            .with_condition_channels(1)
-            .with_num_layers(2)
-            .with_base_channels(channels)
-            .with_norm(NormKind::Batch)
-            .init(&train_device)?;
+        let discriminator = init_seeded(&train_device, &mut seeded_rng(seed + 2), |d| {
+            PatchGanConfig::new(2, 1)
+                .with_condition_channels(1)
+                .with_num_layers(2)
+                .with_base_channels(channels)
+                .with_norm(NormKind::Batch)
+                .init(d)
+        })?;
         println!(
             "{task}: U-Net {} parameters, PatchGAN {}",
             generator.num_params(),

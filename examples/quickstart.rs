@@ -6,7 +6,8 @@
 //! 2. train a small U-Net as a DDPM noise predictor (ε-prediction, min-SNR-5 weighting) with
 //!    AdamW, warm-up + cosine learning rate, gradient clipping, an EMA of the weights and a
 //!    resumable checkpoint;
-//! 3. sample new phantoms from the EMA weights with DDIM (or DDPM, Euler, Heun, DPM-Solver++);
+//! 3. sample new phantoms from the EMA weights with DDIM (or any scheduler by name: `ddpm`,
+//!    `euler`, `heun`, `dpm++2m`, each sigma sampler also with `-karras`);
 //! 4. write `samples.png`, `loss.png` and `checkpoints/step-*.ckpt` into `--out`.
 //!
 //! ```sh
@@ -25,21 +26,18 @@ use std::time::Instant;
 
 use medgen::burn::module::Module;
 use medgen::burn::optim::AdamWConfig;
-use medgen::burn::tensor::{Device, Int, Tensor, TensorData};
-use medgen::core::data::PhantomConfig;
-use medgen::core::nn::{UNet, UNetConfig};
-use medgen::core::noise::gaussian_noise;
-use medgen::core::train::{
+use medgen::burn::tensor::{Tensor, TensorData};
+use medgen::core::{Condition, DeviceChoice, Sample, init_seeded, seeded_rng};
+use medgen::data::PhantomConfig;
+use medgen::diffusion::{
+    DenoisingLossConfig, DiffusionPipeline, GuidanceConfig, ScheduleConfig, SchedulerConfig,
+};
+use medgen::nn::UNetConfig;
+use medgen::train::viz::{GridBuilder, LossPlotConfig, save_loss_plot};
+use medgen::train::{
     Checkpoint, EmaConfig, Trainer, TrainerConfig, TrainingObjective, TrainingProgress,
     WarmupCosineConfig, latest_checkpoint,
 };
-use medgen::core::viz::{GridBuilder, LossPlotConfig, save_loss_plot};
-use medgen::core::{Condition, DeviceChoice, SeededRng, seeded_rng};
-use medgen::diffusion::{
-    DdimSchedulerConfig, DdpmSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig,
-    Scheduler, SigmaSchedulerConfig, SigmaSolver, sample,
-};
-use rand::RngExt;
 
 const USAGE: &str = "quickstart: train a DDPM on brain phantoms and sample from it
   --out DIR             output folder (default out/quickstart)
@@ -47,7 +45,8 @@ const USAGE: &str = "quickstart: train a DDPM on brain phantoms and sample from 
   --steps N             training steps (default 1200)
   --batch B             training batch size (default 16)
   --channels C          U-Net base channels, a multiple of 8 (default 16)
-  --sampler NAME        ddpm | ddim | euler | heun | dpm++ (default ddim)
+  --sampler NAME        ddpm | ddim | euler | heun | dpm++2m, the last three also with
+                        -karras (default ddim)
   --sampling-steps K    sampler steps (default 50; ddpm uses at least 100)
   --samples N           images to draw (default 32)
   --guidance W          class-conditional model sampled with guidance scale W (W >= 1;
@@ -106,11 +105,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let schedule = ScheduleConfig::new();
     let loss = DenoisingLossConfig::new()
         .with_min_snr_gamma(Some(5.0))
-        .with_condition_drop_prob(if conditional {
-            CONDITION_DROP_PROB
-        } else {
-            0.0
-        });
+        .with_condition_drop_prob(if conditional { CONDITION_DROP_PROB } else { 0.0 });
     let trainer_config = TrainerConfig::new(
         WarmupCosineConfig::new(2e-3, steps)
             .with_warmup_steps((steps / 10).min(200))
@@ -121,7 +116,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     .with_checkpoint_every(500);
     // Everything that shapes the run; a resume must present the same.
     let run = (&unet, &schedule, &loss, (size, batch, seed, DATASET_SIZE));
-    let model = unet.init(&train_device)?;
+    // Initial weights from the seeded generator: the same seed gives the same run.
+    let model = init_seeded(&train_device, &mut rng, |d| unet.init(d))?;
     println!("U-Net with {} parameters", model.num_params());
     let optimizer = AdamWConfig::new().with_weight_decay(0.0).init();
     let resume: String = args.get("resume", String::new())?;
@@ -131,13 +127,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             println!("resuming from step {}", checkpoint.step());
             Trainer::resume(&trainer_config, model, optimizer, &checkpoint, &run)?
         }
-        None => Trainer::new(
-            &trainer_config,
-            model,
-            optimizer,
-            seeded_rng(seed + 1),
-            &run,
-        )?,
+        None => Trainer::new(&trainer_config, model, optimizer, seeded_rng(seed + 1), &run)?,
     };
     let mut trainer = trainer
         .with_checkpoints(out.join("checkpoints"))?
@@ -146,25 +136,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 3. Training: each step draws a random mini-batch, then the denoising loss.
     let loss = loss.init(schedule.init()?)?;
     loss.fit(&mut trainer, |_step, rng| {
-        let indices: Vec<i32> = (0..batch)
-            .map(|_| rng.random_range(0..DATASET_SIZE) as i32)
-            .collect();
-        let indices =
-            Tensor::<1, Int>::from_data(TensorData::new(indices, [batch]), &data.images.device());
-        let x0 = data.images.clone().select(0, indices.clone());
+        let drawn = data.random_batch(batch, rng)?;
         let condition = if conditional {
-            Condition::none().with_class(data.classes.clone().select(0, indices))
+            Condition::none().with_class(drawn.classes)
         } else {
             Condition::none()
         };
-        Ok((x0, condition))
+        Ok((drawn.images, condition))
     })?;
     let train_time = started.elapsed();
-    save_loss_plot(
-        out.join("loss.png"),
-        trainer.history(),
-        &LossPlotConfig::new(),
-    )?;
+    save_loss_plot(out.join("loss.png"), trainer.history(), &LossPlotConfig::new())?;
     println!(
         "trained {steps} steps in {:.0} s; wrote {}",
         train_time.as_secs_f64(),
@@ -175,95 +156,32 @@ fn main() -> Result<(), Box<dyn Error>> {
     let network = trainer.inference_model();
     let condition = if conditional {
         let classes: Vec<i32> = (0..samples).map(|i| (i % NUM_CLASSES) as i32).collect();
-        Condition::none().with_class(Tensor::from_data(
-            TensorData::new(classes, [samples]),
-            &device,
-        ))
+        Condition::none()
+            .with_class(Tensor::from_data(TensorData::new(classes, [samples]), &device))
     } else {
         Condition::none()
     };
     let guidance = GuidanceConfig::new().with_scale(guidance.max(1.0));
-    let shape = [samples, 1, size, size];
-    let sampling_started = Instant::now();
-    let rng = trainer.rng_mut();
-    let images = match sampler.as_str() {
-        "ddim" => draw(
-            &network,
-            DdimSchedulerConfig::new().init()?,
-            sampling_steps,
-            shape,
-            &condition,
-            &guidance,
-            &device,
-            rng,
-        )?,
-        "ddpm" => draw(
-            &network,
-            DdpmSchedulerConfig::new().init()?,
-            sampling_steps.max(100),
-            shape,
-            &condition,
-            &guidance,
-            &device,
-            rng,
-        )?,
-        "euler" | "heun" | "dpm++" => {
-            let solver = match sampler.as_str() {
-                "euler" => SigmaSolver::Euler,
-                "heun" => SigmaSolver::Heun,
-                _ => SigmaSolver::DpmSolverPlusPlus2M,
-            };
-            let scheduler = SigmaSchedulerConfig::new()
-                .with_solver(solver)
-                .with_use_karras_sigmas(true)
-                .init()?;
-            draw(
-                &network,
-                scheduler,
-                sampling_steps,
-                shape,
-                &condition,
-                &guidance,
-                &device,
-                rng,
-            )?
-        }
-        other => return Err(format!("unknown --sampler {other}\n\n{USAGE}").into()),
+    let scheduler: SchedulerConfig = sampler.parse()?;
+    // DDPM's ancestral steps need many more evaluations than the ODE samplers.
+    let steps = match scheduler {
+        SchedulerConfig::Ddpm(_) => sampling_steps.max(100),
+        _ => sampling_steps,
     };
+    let pipeline = DiffusionPipeline::new(network, scheduler, steps, &[1, size, size])?
+        .with_guidance(guidance);
+    let sampling_started = Instant::now();
+    let output = pipeline.sample(samples, &condition, trainer.rng_mut(), &device)?;
+    println!("  {} network evaluations", output.nfe);
+    let images = output.samples;
     println!(
         "sampled {samples} images with {sampler} in {:.1} s",
         sampling_started.elapsed().as_secs_f64()
     );
     let grid = out.join("samples.png");
-    GridBuilder::new()
-        .scale(2)
-        .images(images.clamp(-1.0, 1.0), (-1.0, 1.0), 8)?
-        .save(&grid)?;
-    println!(
-        "wrote {} (total {:.0} s)",
-        grid.display(),
-        started.elapsed().as_secs_f64()
-    );
+    GridBuilder::new().scale(2).images(images.clamp(-1.0, 1.0), (-1.0, 1.0), 8)?.save(&grid)?;
+    println!("wrote {} (total {:.0} s)", grid.display(), started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Draws `shape` samples with `scheduler` in `steps` steps from `x_T ~ N(0, σ_T² I)`.
-#[allow(clippy::too_many_arguments)]
-fn draw<S: Scheduler>(
-    network: &UNet,
-    mut scheduler: S,
-    steps: usize,
-    shape: [usize; 4],
-    condition: &Condition<4>,
-    guidance: &GuidanceConfig,
-    device: &Device,
-    rng: &mut SeededRng,
-) -> Result<Tensor<4>, Box<dyn Error>> {
-    scheduler.set_timesteps(steps)?;
-    let x_t = gaussian_noise(shape, rng, device)?.mul_scalar(scheduler.init_noise_sigma());
-    let output = sample(network, &mut scheduler, x_t, condition, guidance, rng)?;
-    println!("  {} network evaluations", output.network_evaluations);
-    Ok(output.sample)
 }
 
 /// A checkpoint file, or the newest checkpoint in a folder.

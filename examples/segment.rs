@@ -25,21 +25,19 @@ use std::time::Instant;
 use medgen::burn::module::Module;
 use medgen::burn::optim::AdamWConfig;
 use medgen::burn::tensor::{Device, Tensor, TensorData};
-use medgen::core::data::PhantomConfig;
-use medgen::core::train::{
-    EmaConfig, Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig,
-};
-use medgen::core::viz::GridBuilder;
-use medgen::core::{DeviceChoice, seeded_rng};
+use medgen::core::{DeviceChoice, init_seeded, seeded_rng};
+use medgen::data::PhantomConfig;
 use medgen::metrics::{
     SurfaceDistanceConfig, dice, generalized_energy_distance, iou, surface_distances,
 };
 use medgen::sdf::SdfConfig;
-use medgen::sdf::segmentation::{
+use medgen::seg::{
     AmbiguousPhantoms, AugmentConfig, DiffusionSdfConfig, EnsembleStats, SdfGeneratorConfig,
     SdfSegmenter, SdfSegmenterConfig, Segmentation, SegmentationTrainingConfig,
     boundary_uncertainty, segmentation_step, uncertainty_error_correlation,
 };
+use medgen::train::viz::GridBuilder;
+use medgen::train::{EmaConfig, Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
 
 const USAGE: &str = "segment: FlowSDF segmentation of phantom lesions with uncertainty
   --out DIR          output folder (default out/segment)
@@ -117,12 +115,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with_num_res_blocks(1)
         .with_attention_resolutions(vec![])
         .with_groups(8);
-    train_device.seed(seed);
-    let network = config.init_network(&train_device)?;
-    println!(
-        "U-Net with {} parameters, generator: {generator}",
-        network.num_params()
-    );
+    let network =
+        init_seeded(&train_device, &mut seeded_rng(seed + 10), |d| config.init_network(d))?;
+    println!("U-Net with {} parameters, generator: {generator}", network.num_params());
     let trainer_config = TrainerConfig::new(
         WarmupCosineConfig::new(2e-3, steps)
             .with_warmup_steps((steps / 10).min(100))
@@ -153,12 +148,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "trained {steps} steps in {:.0} s (loss first 50: {:.4}, last 50: {:.4})",
         started.elapsed().as_secs_f64(),
-        mean(
-            &losses[..losses.len().min(50)]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect::<Vec<_>>()
-        ),
+        mean(&losses[..losses.len().min(50)].iter().map(|&v| f64::from(v)).collect::<Vec<_>>()),
         mean(&tail.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
     );
 
@@ -173,23 +163,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut last = None;
     for &n_steps in &STEP_COUNTS {
         let t0 = Instant::now();
-        let seg = segmenter.segment(
-            images.clone(),
-            MAX_SAMPLES,
-            n_steps,
-            &mut seeded_rng(seed + 7),
-        )?;
+        let seg =
+            segmenter.segment(images.clone(), MAX_SAMPLES, n_steps, &mut seeded_rng(seed + 7))?;
         let samples = host_masks(&seg.masks)?;
-        let per_sample = Scores::of(
-            samples.iter().flat_map(|s| s.iter().enumerate()),
-            &test,
-            &shape,
-        )?;
-        let ensemble = Scores::of(
-            ensemble_masks(&seg, MAX_SAMPLES)?.iter().enumerate(),
-            &test,
-            &shape,
-        )?;
+        let per_sample =
+            Scores::of(samples.iter().flat_map(|s| s.iter().enumerate()), &test, &shape)?;
+        let ensemble =
+            Scores::of(ensemble_masks(&seg, MAX_SAMPLES)?.iter().enumerate(), &test, &shape)?;
         let ged = mean_ged(&samples, MAX_SAMPLES, &test)?;
         println!(
             "| {n_steps} | {} | {:.3} | {:.3} | {} | {:.3} | {ged:.3} | {:.1} |",
@@ -234,18 +214,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         far.push(b.far);
     }
     let r = uncertainty_error_correlation(&entropy, &errors)?;
-    let wrong: Vec<f64> = entropy
-        .iter()
-        .zip(&errors)
-        .filter(|(_, e)| **e)
-        .map(|(u, _)| *u)
-        .collect();
-    let right: Vec<f64> = entropy
-        .iter()
-        .zip(&errors)
-        .filter(|(_, e)| !**e)
-        .map(|(u, _)| *u)
-        .collect();
+    let wrong: Vec<f64> =
+        entropy.iter().zip(&errors).filter(|(_, e)| **e).map(|(u, _)| *u).collect();
+    let right: Vec<f64> =
+        entropy.iter().zip(&errors).filter(|(_, e)| !**e).map(|(u, _)| *u).collect();
     println!("\nuncertainty (entropy of K = 16, nats) vs error of the majority mask:");
     println!(
         "  Pearson correlation {r:.3}; mean entropy on wrong pixels {:.3}, on right pixels {:.3}",
@@ -300,12 +272,7 @@ impl Scores {
                 Err(_) => empty += 1,
             }
         }
-        Ok(Self {
-            dice: mean(&d),
-            iou: mean(&j),
-            hd95: mean(&h),
-            empty,
-        })
+        Ok(Self { dice: mean(&d), iou: mean(&j), hd95: mean(&h), empty })
     }
 
     fn hd95_text(&self) -> String {
@@ -318,11 +285,7 @@ impl Scores {
 }
 
 fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        f64::NAN
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    }
+    if values.is_empty() { f64::NAN } else { values.iter().sum::<f64>() / values.len() as f64 }
 }
 
 /// Reads tensors `[N, 1, H, W]` of 0/1 back as `N` boolean masks each.
@@ -331,14 +294,8 @@ fn host_masks(masks: &[Tensor<4>]) -> Result<Vec<Vec<Vec<bool>>>, Box<dyn Error>
         .iter()
         .map(|m| {
             let [n, _, h, w] = m.dims();
-            let v = m
-                .clone()
-                .try_into_vec_as::<f32>()
-                .map_err(|e| format!("{e:?}"))?;
-            Ok(v.chunks(h * w)
-                .take(n)
-                .map(|c| c.iter().map(|&x| x > 0.5).collect())
-                .collect())
+            let v = m.clone().try_into_vec_as::<f32>().map_err(|e| format!("{e:?}"))?;
+            Ok(v.chunks(h * w).take(n).map(|c| c.iter().map(|&x| x > 0.5).collect()).collect())
         })
         .collect()
 }
@@ -391,22 +348,12 @@ fn panel(
 ) -> Result<GridBuilder, Box<dyn Error>> {
     let [h, w] = [test.spatial[0], test.spatial[1]];
     let item = |t: &Tensor<4>| t.clone().narrow(0, i, 1);
-    let image = test
-        .images_tensor(device)
-        .narrow(0, i, 1)
-        .add_scalar(1.0)
-        .div_scalar(2.0);
-    let truth: Vec<f32> = test
-        .truth(i)
-        .iter()
-        .map(|&m| f32::from(u8::from(m)))
-        .collect();
+    let image = test.images_tensor(device).narrow(0, i, 1).add_scalar(1.0).div_scalar(2.0);
+    let truth: Vec<f32> = test.truth(i).iter().map(|&m| f32::from(u8::from(m))).collect();
     let truth = Tensor::<4>::from_data(TensorData::new(truth, [1, 1, h, w]), device);
     let mut cells = vec![image, truth];
     cells.extend(seg.masks.iter().take(4).map(item));
     cells.push(item(&seg.stats.mean));
     cells.push(item(&seg.stats.entropy).div_scalar(std::f32::consts::LN_2));
-    Ok(GridBuilder::new()
-        .scale(4)
-        .image_row(Tensor::cat(cells, 0), (0.0, 1.0))?)
+    Ok(GridBuilder::new().scale(4).image_row(Tensor::cat(cells, 0), (0.0, 1.0))?)
 }

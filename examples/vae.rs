@@ -25,10 +25,12 @@ use std::time::Instant;
 use medgen::burn::module::Module;
 use medgen::burn::optim::AdamConfig;
 use medgen::burn::tensor::{Int, Tensor, TensorData};
-use medgen::core::data::PhantomConfig;
-use medgen::core::train::{Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
-use medgen::core::viz::GridBuilder;
-use medgen::core::{Autoencoder, Condition, DeviceChoice, Sample, SeededRng, seeded_rng};
+use medgen::core::{
+    Autoencoder, Condition, DeviceChoice, Sample, SeededRng, init_seeded, seeded_rng,
+};
+use medgen::data::PhantomConfig;
+use medgen::train::viz::GridBuilder;
+use medgen::train::{Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
 use medgen::vae::{
     AdversarialAeConfig, Ae, AeConfig, BackboneConfig, Corruption, LatentDiscriminator,
     LatentDiscriminatorConfig, Likelihood, Vae, VaeConfig, VaeError, VaeLossConfig,
@@ -62,59 +64,38 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut rng = seeded_rng(seed);
 
     let phantoms = PhantomConfig::new(SIZE);
-    let train = phantoms
-        .generate_batch(TRAIN, &mut rng)?
-        .to_tensors::<4>(&train_device)?
-        .images;
-    let test = phantoms
-        .generate_batch(TEST, &mut rng)?
-        .to_tensors::<4>(&device)?
-        .images;
+    let train = phantoms.generate_batch(TRAIN, &mut rng)?.to_tensors::<4>(&train_device)?.images;
+    let test = phantoms.generate_batch(TEST, &mut rng)?.to_tensors::<4>(&device)?.images;
     println!("{TRAIN} training and {TEST} held-out phantoms of {SIZE}x{SIZE}");
 
     let backbone = BackboneConfig::new(2, 1, 4).with_hidden(vec![16, 32, 64]);
     let fit = |name: &str| -> (TrainerConfig, TrainingProgress) {
         let config = TrainerConfig::new(
-            WarmupCosineConfig::new(2e-3, steps)
-                .with_warmup_steps(steps / 20)
-                .with_min_lr(1e-4),
+            WarmupCosineConfig::new(2e-3, steps).with_warmup_steps(steps / 20).with_min_lr(1e-4),
         )
         .with_max_grad_norm(Some(5.0));
         (config, TrainingProgress::new(name, steps))
     };
     let draw_batch = |rng: &mut SeededRng| {
-        let idx: Vec<i32> = (0..batch)
-            .map(|_| rng.random_range(0..TRAIN) as i32)
-            .collect();
+        let idx: Vec<i32> = (0..batch).map(|_| rng.random_range(0..TRAIN) as i32).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [batch]), &train_device);
         train.clone().select(0, idx)
     };
 
     // 1. Plain and denoising autoencoders (salt-and-pepper corruption of 20% of the pixels).
     let mut autoencoders = Vec::new();
-    for (name, corruption) in [
-        ("AE", None),
-        (
-            "DAE",
-            Some(Corruption::SaltAndPepper {
-                p: 0.2,
-                low: -1.0,
-                high: 1.0,
-            }),
-        ),
-    ] {
-        let model = AeConfig::new(backbone.clone())
-            .with_corruption(corruption)
-            .init(&train_device)?;
+    // Initial weights of every model from one seeded generator.
+    let mut init_rng = seeded_rng(seed + 10);
+    for (name, corruption) in
+        [("AE", None), ("DAE", Some(Corruption::SaltAndPepper { p: 0.2, low: -1.0, high: 1.0 }))]
+    {
+        let model = init_seeded(&train_device, &mut init_rng, |d| {
+            AeConfig::new(backbone.clone()).with_corruption(corruption).init(d)
+        })?;
         let (config, progress) = fit(name);
-        let mut trainer = Trainer::new(
-            &config,
-            model,
-            AdamConfig::new().init(),
-            seeded_rng(seed + 1),
-            &(),
-        )?
-        .with_progress(progress);
+        let mut trainer =
+            Trainer::new(&config, model, AdamConfig::new().init(), seeded_rng(seed + 1), &())?
+                .with_progress(progress);
         trainer.fit(|m: &Ae, _step, rng| -> Result<Tensor<1>, VaeError> {
             let x = draw_batch(rng);
             m.loss(x, rng)
@@ -123,20 +104,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // 2. The VAE: Gaussian likelihood σ = 0.1, KL warm-up over the first quarter.
-    let vae = VaeConfig::new(backbone.clone())
-        .with_likelihood(Likelihood::Gaussian { std: 0.1 })
-        .with_sample_size(vec![SIZE, SIZE])
-        .init(&train_device)?;
+    let vae = init_seeded(&train_device, &mut init_rng, |d| {
+        VaeConfig::new(backbone.clone())
+            .with_likelihood(Likelihood::Gaussian { std: 0.1 })
+            .with_sample_size(vec![SIZE, SIZE])
+            .init(d)
+    })?;
     let loss = VaeLossConfig::new().with_warmup_steps(steps / 4).init()?;
     let (config, progress) = fit("VAE");
-    let mut trainer = Trainer::new(
-        &config,
-        vae,
-        AdamConfig::new().init(),
-        seeded_rng(seed + 2),
-        &(),
-    )?
-    .with_progress(progress);
+    let mut trainer =
+        Trainer::new(&config, vae, AdamConfig::new().init(), seeded_rng(seed + 2), &())?
+            .with_progress(progress);
     trainer.fit(|m: &Vae, step, rng| -> Result<Tensor<1>, VaeError> {
         let x = draw_batch(rng);
         Ok(loss.loss(m, x, &Condition::none(), step, rng)?.loss)
@@ -145,23 +123,17 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 3. The adversarial autoencoder: an MLP discriminator on the 4x8x8 codes against N(0, I)
     //    (non-saturating GAN loss, weight 0.05), alternating with the autoencoder.
-    let ae = AeConfig::new(backbone.clone()).init(&train_device)?;
+    let ae =
+        init_seeded(&train_device, &mut init_rng, |d| AeConfig::new(backbone.clone()).init(d))?;
     let latent_size = 4 * (SIZE / 4) * (SIZE / 4);
-    let disc = LatentDiscriminatorConfig::new(latent_size)
-        .with_hidden(vec![128, 64])
-        .init(&train_device)?;
-    let aae = AdversarialAeConfig::new()
-        .with_adversarial_weight(0.05)
-        .init()?;
+    let disc = init_seeded(&train_device, &mut init_rng, |d| {
+        LatentDiscriminatorConfig::new(latent_size).with_hidden(vec![128, 64]).init(d)
+    })?;
+    let aae = AdversarialAeConfig::new().with_adversarial_weight(0.05).init()?;
     let (config, progress) = fit("AAE");
-    let mut ae_trainer = Trainer::new(
-        &config,
-        ae,
-        AdamConfig::new().init(),
-        seeded_rng(seed + 4),
-        &(),
-    )?
-    .with_progress(progress);
+    let mut ae_trainer =
+        Trainer::new(&config, ae, AdamConfig::new().init(), seeded_rng(seed + 4), &())?
+            .with_progress(progress);
     let (d_config, _) = fit("AAE discriminator");
     let mut d_trainer = Trainer::new(
         &d_config,
@@ -171,11 +143,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         &(),
     )?;
     while !ae_trainer.is_finished() {
-        d_trainer.step(
-            |d: &LatentDiscriminator, _, rng| -> Result<Tensor<1>, VaeError> {
-                aae.discriminator_loss(ae_trainer.model(), d, draw_batch(rng), rng)
-            },
-        )?;
+        d_trainer.step(|d: &LatentDiscriminator, _, rng| -> Result<Tensor<1>, VaeError> {
+            aae.discriminator_loss(ae_trainer.model(), d, draw_batch(rng), rng)
+        })?;
         let d = d_trainer.model();
         ae_trainer.step(|m: &Ae, _, rng| -> Result<Tensor<1>, VaeError> {
             aae.autoencoder_loss(m, d, draw_batch(rng), rng)
@@ -222,16 +192,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         grid = grid.image_row(row.clamp(-1.0, 1.0), (-1.0, 1.0))?;
     }
     grid.save(out.join("reconstructions.png"))?;
-    let vae_samples = Sample::<4>::sample(&vae, 32, &none, &mut eval_rng, &device)?;
+    let vae_samples = Sample::<4>::sample(&vae, 32, &none, &mut eval_rng, &device)?.samples;
     let prior = vae.sample_prior::<4>(32, &mut eval_rng, &device)?;
     let aae_samples = Autoencoder::decode(&aae_model, prior)?;
     GridBuilder::new()
         .scale(2)
-        .images(
-            Tensor::cat(vec![vae_samples, aae_samples], 0).clamp(-1.0, 1.0),
-            (-1.0, 1.0),
-            8,
-        )?
+        .images(Tensor::cat(vec![vae_samples, aae_samples], 0).clamp(-1.0, 1.0), (-1.0, 1.0), 8)?
         .save(out.join("samples.png"))?;
     let codes = Autoencoder::encode(&vae, test.clone().slice(0..8))?;
     let mut grid = GridBuilder::new().scale(2);

@@ -12,11 +12,7 @@ use crate::error::{CoreError, Result};
 /// scalar back to the host (a synchronisation point: call it at boundaries, not inside loops).
 pub fn ensure_finite<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<()> {
     let probe = tensor.clone().mul_scalar(0.0).sum().into_scalar::<f32>();
-    if probe.is_finite() {
-        Ok(())
-    } else {
-        Err(CoreError::NonFinite { what: what.into() })
-    }
+    if probe.is_finite() { Ok(()) } else { Err(CoreError::NonFinite { what: what.into() }) }
 }
 
 /// Fails with [`CoreError::NonFinite`] if `values` holds a NaN or ±Inf.
@@ -31,9 +27,7 @@ pub fn ensure_finite_values(values: &[f32], what: &str) -> Result<()> {
 /// Fails with [`CoreError::Empty`] if any dimension of `shape` is zero.
 pub fn ensure_non_empty(shape: &[usize], what: &str) -> Result<()> {
     if shape.contains(&0) {
-        Err(CoreError::Empty {
-            what: format!("{what} (shape {shape:?})"),
-        })
+        Err(CoreError::Empty { what: format!("{what} (shape {shape:?})") })
     } else {
         Ok(())
     }
@@ -41,22 +35,14 @@ pub fn ensure_non_empty(shape: &[usize], what: &str) -> Result<()> {
 
 /// Fails with [`CoreError::ShapeMismatch`] unless `got == expected`.
 pub fn ensure_shape(got: &[usize], expected: &[usize], what: &str) -> Result<()> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(CoreError::shape(what, format!("{expected:?}"), got))
-    }
+    if got == expected { Ok(()) } else { Err(CoreError::shape(what, format!("{expected:?}"), got)) }
 }
 
 /// Fails unless `tensor` is a non-empty batch of images or volumes with spatial rank
 /// `D - 2` (`[N, C, H, W]` or `[N, C, D, H, W]`).
 pub fn ensure_batch<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<()> {
     if !(D == 4 || D == 5) {
-        return Err(CoreError::InvalidRank {
-            what: what.into(),
-            expected: 4,
-            got: D,
-        });
+        return Err(CoreError::InvalidRank { what: what.into(), expected: 4, got: D });
     }
     ensure_non_empty(&tensor.dims(), what)
 }
@@ -72,10 +58,7 @@ mod tests {
         let ok = Tensor::<2>::from_floats([[1.0, -2.0], [3.0, 1e30]], &device);
         assert!(ensure_finite(&ok, "ok").is_ok());
         let nan = Tensor::<2>::from_floats([[1.0, f32::NAN], [0.0, 0.0]], &device);
-        assert!(matches!(
-            ensure_finite(&nan, "x"),
-            Err(CoreError::NonFinite { .. })
-        ));
+        assert!(matches!(ensure_finite(&nan, "x"), Err(CoreError::NonFinite { .. })));
         let inf = Tensor::<2>::from_floats([[1.0, f32::NEG_INFINITY], [0.0, 0.0]], &device);
         assert!(ensure_finite(&inf, "x").is_err());
     }

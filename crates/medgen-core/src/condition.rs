@@ -89,10 +89,7 @@ impl<const D: usize> Condition<D> {
     /// branch of classifier-free guidance). An image condition is kept: it is part of the input,
     /// not of the guidance.
     pub fn to_null(&self, batch: usize, device: &Device) -> Self {
-        Self {
-            keep: Some(Tensor::zeros([batch], device)),
-            ..self.clone()
-        }
+        Self { keep: Some(Tensor::zeros([batch], device)), ..self.clone() }
     }
 
     /// Drops the class/embedding condition of each item independently with probability
@@ -107,17 +104,13 @@ impl<const D: usize> Condition<D> {
         if !(0.0..=1.0).contains(&p_drop) {
             return Err(CoreError::config("p_drop", "must lie in [0, 1]"));
         }
-        let mask: Vec<f32> = (0..batch)
-            .map(|_| if rng.random_bool(p_drop) { 0.0 } else { 1.0 })
-            .collect();
+        let mask: Vec<f32> =
+            (0..batch).map(|_| if rng.random_bool(p_drop) { 0.0 } else { 1.0 }).collect();
         let mut keep = Tensor::<1>::from_data(TensorData::new(mask, [batch]), device);
         if let Some(previous) = &self.keep {
             keep = keep.mul(previous.clone());
         }
-        Ok(Self {
-            keep: Some(keep),
-            ..self.clone()
-        })
+        Ok(Self { keep: Some(keep), ..self.clone() })
     }
 
     /// Selects items `indices` of every part (used to split or repeat a batch).
@@ -181,9 +174,7 @@ mod tests {
         let device = test_device();
         let labels = Tensor::<1, Int>::zeros([2000], &device);
         let cond = Condition::<4>::none().with_class(labels);
-        let dropped = cond
-            .drop_randomly(2000, 0.25, &mut seeded_rng(3), &device)
-            .unwrap();
+        let dropped = cond.drop_randomly(2000, 0.25, &mut seeded_rng(3), &device).unwrap();
         let kept = dropped.keep.unwrap().sum().into_scalar::<f32>();
         let rate = 1.0 - kept / 2000.0;
         assert!((rate - 0.25).abs() < 0.03, "drop rate {rate}");
@@ -196,10 +187,7 @@ mod tests {
             .with_class(Tensor::zeros([3], &device))
             .with_embedding(Tensor::zeros([4, 2], &device));
         assert!(cond.batch_size().is_err());
-        assert!(
-            cond.drop_randomly(3, 1.5, &mut seeded_rng(0), &device)
-                .is_err()
-        );
+        assert!(cond.drop_randomly(3, 1.5, &mut seeded_rng(0), &device).is_err());
     }
 
     #[test]

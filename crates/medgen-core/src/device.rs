@@ -111,11 +111,7 @@ fn ndarray_device() -> Result<Device> {
 #[cfg(feature = "wgpu")]
 fn wgpu_device(software: bool) -> Result<Device> {
     use burn::tensor::DeviceKind;
-    let kind = if software {
-        DeviceKind::Cpu
-    } else {
-        DeviceKind::DefaultDevice
-    };
+    let kind = if software { DeviceKind::Cpu } else { DeviceKind::DefaultDevice };
     Ok(Device::wgpu(kind))
 }
 
@@ -141,10 +137,7 @@ mod tests {
         assert_eq!("CPU".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
         assert_eq!("flex".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
         assert_eq!("wgpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Wgpu);
-        assert_eq!(
-            "lavapipe".parse::<DeviceChoice>().unwrap(),
-            DeviceChoice::WgpuSoftware
-        );
+        assert_eq!("lavapipe".parse::<DeviceChoice>().unwrap(), DeviceChoice::WgpuSoftware);
     }
 
     #[test]

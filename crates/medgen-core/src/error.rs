@@ -93,6 +93,32 @@ pub enum CoreError {
         /// The last step size tried.
         dt: f64,
     },
+    /// Classifier-free guidance with `w ≠ 1` was asked for, but the condition has no class or
+    /// embedding part to replace by the null condition.
+    #[error("guidance scale {scale} needs a class or embedding condition to drop (got none)")]
+    GuidanceWithoutCondition {
+        /// The guidance scale `w` that was requested.
+        scale: f64,
+    },
+    /// Reading a tensor back to the host failed on its device (or its values could not be
+    /// converted to the requested type).
+    #[error("reading {what} back from its device failed: {reason}")]
+    Readback {
+        /// Which tensor was read.
+        what: String,
+        /// The device's explanation.
+        reason: String,
+    },
+    /// A mask held a value other than exactly `0` or `1`.
+    #[error("{what} must be binary (every value 0 or 1), found {value} at flat index {index}")]
+    NonBinaryMask {
+        /// Which input was wrong.
+        what: String,
+        /// Flat (row-major) index of the first offending element.
+        index: usize,
+        /// The offending value.
+        value: f64,
+    },
     /// A requested backend is not compiled in, or the device name is unknown.
     #[error("device `{name}` is not available: {reason}")]
     Device {
@@ -109,18 +135,12 @@ pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 impl CoreError {
     /// Builds [`CoreError::InvalidConfig`] from any displayable reason.
     pub fn config(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
-        Self::InvalidConfig {
-            name: name.into(),
-            reason: reason.to_string(),
-        }
+        Self::InvalidConfig { name: name.into(), reason: reason.to_string() }
     }
 
     /// Builds [`CoreError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io { path: path.into(), source }
     }
 
     /// Builds [`CoreError::Format`] for a corrupt file of `format` at `path`.
@@ -129,19 +149,11 @@ impl CoreError {
         path: impl Into<PathBuf>,
         reason: impl std::fmt::Display,
     ) -> Self {
-        Self::Format {
-            format,
-            path: path.into(),
-            reason: reason.to_string(),
-        }
+        Self::Format { format, path: path.into(), reason: reason.to_string() }
     }
 
     /// Builds [`CoreError::ShapeMismatch`].
     pub fn shape(what: impl Into<String>, expected: impl Into<String>, got: &[usize]) -> Self {
-        Self::ShapeMismatch {
-            what: what.into(),
-            expected: expected.into(),
-            got: got.to_vec(),
-        }
+        Self::ShapeMismatch { what: what.into(), expected: expected.into(), got: got.to_vec() }
     }
 }

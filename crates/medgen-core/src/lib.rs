@@ -1,34 +1,40 @@
 //! # medgen-core
 //!
-//! What every medgen family shares: the [`TimeConditionedNetwork`] trait and the
-//! [`Condition`] it takes, capability traits ([`Sample`], [`LogDensity`], [`Autoencoder`]),
-//! the AdaGN U-Net ([`nn`]), ODE integrators ([`ode`]), noise ([`noise`]), data loading and the
-//! synthetic phantom data set ([`data`]), training utilities ([`train`]), pictures ([`viz`]),
-//! and the one error type [`CoreError`].
+//! The foundation every medgen crate stands on: the [`TimeConditionedNetwork`] trait and the
+//! [`Condition`] it takes, capability traits ([`Sample`], [`LogDensity`], [`Autoencoder`]), the
+//! seeded generator every random draw goes through ([`rng`], and [`init_seeded`] for the
+//! initial weights Burn draws), device choice ([`device`]), input
+//! checks at public boundaries ([`check`]), classifier-free guidance ([`guidance`]), noise ([`noise`]), ODE integrators ([`ode`]) and the
+//! shared error type [`CoreError`].
+//!
+//! Networks live in `medgen-nn`, data loaders and phantoms in `medgen-data`, and the training
+//! loop in `medgen-train`; this crate depends on none of them.
 //!
 //! No code here names a Burn backend: everything takes a [`burn::tensor::Device`], chosen at
 //! run time (see [`device`]).
 
 pub mod check;
 pub mod condition;
-pub mod data;
 pub mod device;
 pub mod error;
 pub mod generative;
+pub mod guidance;
 pub mod network;
-pub mod nn;
 pub mod noise;
 pub mod ode;
+pub mod readback;
 pub mod rng;
-pub mod train;
-pub mod viz;
+pub mod seeded_init;
 
 pub use condition::Condition;
 pub use device::{DeviceChoice, test_device};
 pub use error::{CoreError, Result};
-pub use generative::{Autoencoder, DensityKind, LogDensity, LogDensityValue, Sample};
+pub use generative::{Autoencoder, DensityKind, LogDensity, LogDensityValue, Sample, Samples};
+pub use guidance::{ClassifierFreeGuidance, GuidanceConfig};
 pub use network::TimeConditionedNetwork;
+pub use readback::read_values;
 pub use rng::{RngState, SeededRng, seeded_rng};
+pub use seeded_init::init_seeded;
 
 /// Burn, re-exported so that users and downstream crates use the exact same version.
 pub use burn;

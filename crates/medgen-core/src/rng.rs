@@ -35,11 +35,7 @@ impl RngState {
     /// Captures the state of `rng`.
     pub fn capture(rng: &SeededRng) -> Self {
         let key_hex = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            key_hex,
-            stream: rng.get_stream(),
-            word_pos: rng.get_word_pos().to_string(),
-        }
+        Self { key_hex, stream: rng.get_stream(), word_pos: rng.get_word_pos().to_string() }
     }
 
     /// Rebuilds a generator that continues exactly where the captured one stood.
@@ -53,10 +49,8 @@ impl RngState {
             *byte = u8::from_str_radix(&self.key_hex[2 * i..2 * i + 2], 16)
                 .map_err(|_| bad("key must be 64 hexadecimal digits"))?;
         }
-        let word_pos: u128 = self
-            .word_pos
-            .parse()
-            .map_err(|_| bad("word position must be a decimal integer"))?;
+        let word_pos: u128 =
+            self.word_pos.parse().map_err(|_| bad("word position must be a decimal integer"))?;
         let mut rng = SeededRng::from_seed(key);
         rng.set_stream(self.stream);
         rng.set_word_pos(word_pos);
@@ -87,10 +81,7 @@ mod tests {
         }
         let state = RngState::capture(&rng);
         let json = serde_json::to_string(&state).unwrap();
-        let mut restored = serde_json::from_str::<RngState>(&json)
-            .unwrap()
-            .restore()
-            .unwrap();
+        let mut restored = serde_json::from_str::<RngState>(&json).unwrap().restore().unwrap();
         let expected: Vec<f64> = (0..5).map(|_| rng.random()).collect();
         let got: Vec<f64> = (0..5).map(|_| restored.random()).collect();
         assert_eq!(expected, got);

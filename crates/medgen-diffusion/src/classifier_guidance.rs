@@ -59,11 +59,7 @@ impl<'a, N: ?Sized> ClassifierGuided<'a, N> {
                 format!("must be finite and non-negative, got {scale}"),
             ));
         }
-        let table: Vec<f32> = schedule
-            .alphas_cumprod()
-            .iter()
-            .map(|&a| a as f32)
-            .collect();
+        let table: Vec<f32> = schedule.alphas_cumprod().iter().map(|&a| a as f32).collect();
         let len = table.len();
         Ok(Self {
             network,
@@ -114,20 +110,14 @@ where
         if self.scale == 0.0 {
             return Ok(output);
         }
-        let labels = condition
-            .class
-            .clone()
-            .or_else(|| self.labels.clone())
-            .ok_or_else(|| {
-                CoreError::config(
-                    "classifier guidance",
-                    "needs target classes: give labels or a class condition",
-                )
-            })?;
-        let gradient = self
-            .classifier
-            .log_prob_gradient(x_t, t.clone(), labels)
-            .map_err(|e| match e {
+        let labels = condition.class.clone().or_else(|| self.labels.clone()).ok_or_else(|| {
+            CoreError::config(
+                "classifier guidance",
+                "needs target classes: give labels or a class condition",
+            )
+        })?;
+        let gradient =
+            self.classifier.log_prob_gradient(x_t, t.clone(), labels).map_err(|e| match e {
                 DiffusionError::Core(core) => core,
                 other => CoreError::config("classifier guidance", other),
             })?;
@@ -149,12 +139,14 @@ mod tests {
     use medgen_core::{seeded_rng, test_device};
 
     fn classifier() -> NoisyClassifier {
-        NoisyClassifierConfig::new(2, 1, 3)
-            .with_channels(4)
-            .with_levels(2)
-            .with_groups(2)
-            .init(&test_device().autodiff())
-            .unwrap()
+        medgen_core::init_seeded(&test_device().autodiff(), &mut seeded_rng(0), |d| {
+            NoisyClassifierConfig::new(2, 1, 3)
+                .with_channels(4)
+                .with_levels(2)
+                .with_groups(2)
+                .init(d)
+        })
+        .unwrap()
     }
 
     /// DDIM from the same noise with and without guidance towards class 1: the guided samples
@@ -163,10 +155,7 @@ mod tests {
     fn guidance_increases_the_target_class_probability() {
         let device = test_device();
         let classifier = classifier();
-        let mut scheduler = DdimSchedulerConfig::new()
-            .with_clip_sample(false)
-            .init()
-            .unwrap();
+        let mut scheduler = DdimSchedulerConfig::new().with_clip_sample(false).init().unwrap();
         scheduler.set_custom_timesteps(&[300, 200, 100, 0]).unwrap();
         let zero = |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(x.zeros_like());
         let labels = Tensor::<1, Int>::from_ints([1, 1, 1, 1], &device);
@@ -194,11 +183,7 @@ mod tests {
             )
             .unwrap();
             let t = Tensor::<1>::zeros([4], &device);
-            classifier
-                .log_prob(out.sample, t, labels.clone())
-                .unwrap()
-                .mean()
-                .into_scalar::<f32>()
+            classifier.log_prob(out.sample, t, labels.clone()).unwrap().mean().into_scalar::<f32>()
         };
         let (plain, guided) = (run(0.0), run(100.0));
         // The classifier is randomly initialised, so the size of the gain varies from run to
@@ -228,11 +213,7 @@ mod tests {
             medgen_core::noise::gaussian_noise([2, 1, 4, 4], &mut seeded_rng(9), &device).unwrap();
         let t = Tensor::<1>::from_floats([250.0, 250.0], &device);
         let labels = Tensor::<1, Int>::from_ints([0, 2], &device);
-        assert!(
-            guided
-                .evaluate(x.clone(), t.clone(), &Condition::none())
-                .is_err()
-        );
+        assert!(guided.evaluate(x.clone(), t.clone(), &Condition::none()).is_err());
         let condition = Condition::none().with_class(labels.clone());
         let out = guided.evaluate(x.clone(), t.clone(), &condition).unwrap();
         let g = classifier.log_prob_gradient(x, t, labels).unwrap();

@@ -9,7 +9,9 @@ use rand::Rng;
 use crate::error::{DiffusionError, Result};
 use crate::prediction::{Denoised, PredictionType, epsilon_from_x0};
 use crate::schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
-use crate::scheduler::{Scheduler, StepOutput, ensure_finite_output, ensure_same_shape};
+use crate::scheduler::{
+    Scheduler, StepOutput, Timestep, discrete_timesteps, ensure_finite_output, ensure_same_shape,
+};
 use crate::threshold::SampleLimit;
 use crate::timesteps::{InferenceTimesteps, TimestepSpacing};
 
@@ -46,6 +48,10 @@ pub struct DdimSchedulerConfig {
     /// What the network predicts.
     #[config(default = "PredictionType::Epsilon")]
     pub prediction_type: PredictionType,
+    /// DDIM's stochasticity `η ∈ [0, 1]`: 0 is deterministic DDIM, 1 DDPM-like ancestral
+    /// sampling (diffusers passes it to `step`; here it is part of the configuration).
+    #[config(default = 0.0)]
+    pub eta: f64,
     /// Dynamic thresholding of `x̂₀` (takes precedence over `clip_sample`).
     #[config(default = false)]
     pub thresholding: bool,
@@ -97,7 +103,7 @@ impl DdimSchedulerConfig {
             schedule,
             limit,
             timesteps: None,
-            eta: 0.0,
+            eta: checked_eta(self.eta)?,
             use_clipped_model_output: false,
         })
     }
@@ -133,11 +139,7 @@ impl DdimScheduler {
 
     /// `ᾱ` of the level after the last step (1 with `set_alpha_to_one`, else `ᾱ_0`).
     pub fn final_alpha_cumprod(&self) -> f64 {
-        if self.config.set_alpha_to_one {
-            1.0
-        } else {
-            self.schedule.alphas_cumprod()[0]
-        }
+        if self.config.set_alpha_to_one { 1.0 } else { self.schedule.alphas_cumprod()[0] }
     }
 
     /// Chooses `num_inference_steps` timesteps by the configured spacing and offset.
@@ -155,26 +157,27 @@ impl DdimScheduler {
     /// Uses a custom decreasing list of timesteps; each step then goes to the next listed
     /// timestep (the last to the final level).
     pub fn set_custom_timesteps(&mut self, timesteps: &[usize]) -> Result<()> {
-        self.timesteps = Some(InferenceTimesteps::custom(
-            timesteps,
-            self.config.num_train_timesteps,
-        )?);
+        self.timesteps =
+            Some(InferenceTimesteps::custom(timesteps, self.config.num_train_timesteps)?);
         Ok(())
+    }
+
+    /// The standard deviation of the initial noise `x_T ~ N(0, I)`: 1.
+    pub fn init_noise_sigma(&self) -> f64 {
+        1.0
     }
 
     /// The inference timesteps, decreasing (empty before `set_timesteps`).
     pub fn timesteps(&self) -> &[usize] {
-        self.timesteps
-            .as_ref()
-            .map_or(&[], InferenceTimesteps::as_slice)
+        self.timesteps.as_ref().map_or(&[], InferenceTimesteps::as_slice)
     }
 
-    /// The `η` used when the scheduler is driven through the [`Scheduler`] trait (default 0).
+    /// The `η` of every step (from [`DdimSchedulerConfig::eta`], default 0).
     pub fn eta(&self) -> f64 {
         self.eta
     }
 
-    /// Sets the `η` used through the [`Scheduler`] trait; fails unless `0 ≤ η ≤ 1`.
+    /// Sets the `η` of every following step; fails unless `0 ≤ η ≤ 1`.
     pub fn set_eta(&mut self, eta: f64) -> Result<()> {
         self.eta = checked_eta(eta)?;
         Ok(())
@@ -196,11 +199,7 @@ impl DdimScheduler {
     /// (past the last timestep, `set_alpha_to_one` gives `ᾱ = 1` and otherwise `ᾱ_0`).
     fn level_after(&self, t: usize) -> Result<Option<usize>> {
         let prev = self.previous_timestep(t)?;
-        Ok(prev.or(if self.config.set_alpha_to_one {
-            None
-        } else {
-            Some(0)
-        }))
+        Ok(prev.or(if self.config.set_alpha_to_one { None } else { Some(0) }))
     }
 
     /// `ᾱ` of a noise level (`None`: 1).
@@ -216,19 +215,16 @@ impl DdimScheduler {
             _ => self.schedule.jump_beta(t, level)?,
         };
         let (alpha_t, alpha_prev) = (self.schedule.alpha_cumprod(t)?, self.level_alpha(level)?);
-        Ok(((1.0 - alpha_prev) / (1.0 - alpha_t) * beta)
-            .max(0.0)
-            .sqrt())
+        Ok(((1.0 - alpha_prev) / (1.0 - alpha_t) * beta).max(0.0).sqrt())
     }
 
     fn inference_timesteps(&self) -> Result<&InferenceTimesteps> {
-        self.timesteps
-            .as_ref()
-            .ok_or(DiffusionError::TimestepsNotSet)
+        self.timesteps.as_ref().ok_or(DiffusionError::TimestepsNotSet)
     }
 
     /// One DDIM step from `sample = x_t` (`[N, C, ...]`, any rank) given the network output at
-    /// `t` (same shape), with stochasticity `η ∈ [0, 1]`; noise is drawn from `rng` only when
+    /// `t` (same shape), with the scheduler's stochasticity `η ∈ [0, 1]`
+    /// ([`DdimSchedulerConfig::eta`], [`Self::set_eta`]); noise is drawn from `rng` only when
     /// `η > 0`. Returns `x_{t'}` and `x̂₀` (after clipping/thresholding).
     ///
     /// Errors: [`DiffusionError::TimestepsNotSet`], [`DiffusionError::TimestepOutOfRange`],
@@ -240,18 +236,13 @@ impl DdimScheduler {
         model_output: Tensor<D>,
         t: usize,
         sample: Tensor<D>,
-        eta: f64,
         rng: &mut R,
     ) -> Result<DdimStepOutput<D>> {
-        let eta = checked_eta(eta)?;
+        let eta = self.eta;
         let alpha_t = self.schedule.alpha_cumprod(t)?;
         let level = self.level_after(t)?;
         let alpha_prev = self.level_alpha(level)?;
-        let sigma = if eta > 0.0 {
-            eta * self.unit_sigma(t, level)?
-        } else {
-            0.0
-        };
+        let sigma = if eta > 0.0 { eta * self.unit_sigma(t, level)? } else { 0.0 };
         let output = self.transition(model_output, t, sample, alpha_t, alpha_prev, sigma)?;
         if sigma > 0.0 {
             let noise = gaussian_like(&output.prev_sample, rng)?;
@@ -294,9 +285,7 @@ impl DdimScheduler {
             ensure_finite_output(&model_output, t)?;
         }
         let Denoised { x0, epsilon } =
-            self.config
-                .prediction_type
-                .denoise(model_output, sample.clone(), alpha_from, t)?;
+            self.config.prediction_type.denoise(model_output, sample.clone(), alpha_from, t)?;
         let x0 = self.limit.apply(x0);
         let epsilon = if self.use_clipped_model_output && self.limit != SampleLimit::Unlimited {
             epsilon_from_x0(sample, x0.clone(), alpha_from)
@@ -304,14 +293,8 @@ impl DdimScheduler {
             epsilon
         };
         let direction = (1.0 - alpha_to - sigma * sigma).max(0.0).sqrt();
-        let prev_sample = x0
-            .clone()
-            .mul_scalar(alpha_to.sqrt())
-            .add(epsilon.mul_scalar(direction));
-        Ok(StepOutput {
-            prev_sample,
-            pred_original_sample: x0,
-        })
+        let prev_sample = x0.clone().mul_scalar(alpha_to.sqrt()).add(epsilon.mul_scalar(direction));
+        Ok(StepOutput { prev_sample, pred_original_sample: x0 })
     }
 }
 
@@ -319,36 +302,27 @@ fn checked_eta(eta: f64) -> Result<f64> {
     if (0.0..=1.0).contains(&eta) {
         Ok(eta)
     } else {
-        Err(DiffusionError::config(
-            "eta",
-            format!("must lie in [0, 1], got {eta}"),
-        ))
+        Err(DiffusionError::config("eta", format!("must lie in [0, 1], got {eta}")))
     }
 }
 
-impl Scheduler for DdimScheduler {
-    type Timestep = usize;
-
+impl<const D: usize> Scheduler<D> for DdimScheduler {
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         DdimScheduler::set_timesteps(self, num_inference_steps)
     }
 
-    fn timesteps(&self) -> &[usize] {
-        DdimScheduler::timesteps(self)
+    fn timesteps(&self) -> Vec<Timestep> {
+        discrete_timesteps(DdimScheduler::timesteps(self))
     }
 
-    fn model_time(&self, timestep: usize) -> f64 {
-        timestep as f64
-    }
-
-    fn step<const D: usize, R: Rng + ?Sized>(
+    fn step(
         &mut self,
         model_output: Tensor<D>,
-        timestep: usize,
+        timestep: Timestep,
         sample: Tensor<D>,
-        rng: &mut R,
+        rng: &mut dyn Rng,
     ) -> Result<StepOutput<D>> {
-        DdimScheduler::step(self, model_output, timestep, sample, self.eta, rng)
+        DdimScheduler::step(self, model_output, timestep.discrete()?, sample, rng)
     }
 }
 
@@ -373,18 +347,12 @@ mod tests {
                 .with_steps_offset(case.steps_offset)
                 .with_set_alpha_to_one(case.set_alpha_to_one)
                 .with_clip_sample(false)
+                .with_eta(case.eta)
                 .init()
                 .unwrap();
             scheduler.set_timesteps(case.num_inference_steps).unwrap();
-            let got = scheduler
-                .step(
-                    output.clone(),
-                    case.t,
-                    x.clone(),
-                    case.eta,
-                    &mut seeded_rng(0),
-                )
-                .unwrap();
+            let got =
+                scheduler.step(output.clone(), case.t, x.clone(), &mut seeded_rng(0)).unwrap();
             let what = format!("{} t={}", case.prediction_type, case.t);
             let e0 = max_abs_error(got.pred_original_sample, &case.pred_original_sample);
             assert!(e0 <= 1e-5, "{what}: x0 error {e0:e}");
@@ -395,9 +363,7 @@ mod tests {
 
     /// `x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε` for a fixed `ε`, so an oracle returning `ε` is exact.
     fn noised(x0: &Tensor<5>, noise: &Tensor<5>, alpha: f64) -> Tensor<5> {
-        x0.clone()
-            .mul_scalar(alpha.sqrt())
-            .add(noise.clone().mul_scalar((1.0 - alpha).sqrt()))
+        x0.clone().mul_scalar(alpha.sqrt()).add(noise.clone().mul_scalar((1.0 - alpha).sqrt()))
     }
 
     #[test]
@@ -411,7 +377,7 @@ mod tests {
         let mut x = noised(&x0, &noise, scheduler.schedule().alphas_cumprod()[first]);
         let mut rng = seeded_rng(1);
         for &t in scheduler.timesteps() {
-            let out = scheduler.step(noise.clone(), t, x, 0.0, &mut rng).unwrap();
+            let out = scheduler.step(noise.clone(), t, x, &mut rng).unwrap();
             let x0_err = out.pred_original_sample.sub(x0.clone()).abs().max();
             assert!(x0_err.into_scalar::<f32>() < 1e-4, "t = {t}");
             x = out.prev_sample;
@@ -426,10 +392,7 @@ mod tests {
         let shape = [4, 1, 16, 16];
         let x = Tensor::<4>::zeros(shape, &device);
         let eps = Tensor::<4>::zeros(shape, &device);
-        let mut scheduler = DdimSchedulerConfig::new()
-            .with_clip_sample(false)
-            .init()
-            .unwrap();
+        let mut scheduler = DdimSchedulerConfig::new().with_clip_sample(false).init().unwrap();
         scheduler.set_timesteps(10).unwrap();
         let t = 500;
         let (a_t, a_prev) = (
@@ -437,16 +400,12 @@ mod tests {
             scheduler.schedule().alphas_cumprod()[t - 100],
         );
         let expected_var = (1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev);
-        let deterministic = scheduler
-            .step(eps.clone(), t, x.clone(), 0.0, &mut seeded_rng(2))
-            .unwrap();
-        let stochastic = scheduler.step(eps, t, x, 1.0, &mut seeded_rng(2)).unwrap();
+        let deterministic = scheduler.step(eps.clone(), t, x.clone(), &mut seeded_rng(2)).unwrap();
+        scheduler.set_eta(1.0).unwrap();
+        let stochastic = scheduler.step(eps, t, x, &mut seeded_rng(2)).unwrap();
         let diff = stochastic.prev_sample.sub(deterministic.prev_sample);
         let var = diff.powi_scalar(2).mean().into_scalar::<f32>() as f64;
-        assert!(
-            (var / expected_var - 1.0).abs() < 0.15,
-            "{var} vs {expected_var}"
-        );
+        assert!((var / expected_var - 1.0).abs() < 0.15, "{var} vs {expected_var}");
     }
 
     #[test]
@@ -456,39 +415,32 @@ mod tests {
         let mut scheduler = DdimSchedulerConfig::new().init().unwrap();
         let mut rng = seeded_rng(0);
         assert!(matches!(
-            scheduler.step(x.clone(), 1, x.clone(), 0.0, &mut rng),
+            scheduler.step(x.clone(), 1, x.clone(), &mut rng),
             Err(DiffusionError::TimestepsNotSet)
         ));
-        assert!(matches!(
-            scheduler.set_timesteps(0),
-            Err(DiffusionError::InvalidStepCount { .. })
-        ));
+        assert!(matches!(scheduler.set_timesteps(0), Err(DiffusionError::InvalidStepCount { .. })));
         assert!(matches!(
             scheduler.set_timesteps(1001),
             Err(DiffusionError::InvalidStepCount { .. })
         ));
         scheduler.set_timesteps(10).unwrap();
         assert!(matches!(
-            scheduler.step(x.clone(), 1000, x.clone(), 0.0, &mut rng),
+            scheduler.step(x.clone(), 1000, x.clone(), &mut rng),
             Err(DiffusionError::TimestepOutOfRange { timestep: 1000, .. })
         ));
         let wrong = Tensor::<4>::zeros([1, 2, 2, 2], &device);
         assert!(matches!(
-            scheduler.step(wrong, 900, x.clone(), 0.0, &mut rng),
+            scheduler.step(wrong, 900, x.clone(), &mut rng),
             Err(DiffusionError::ModelOutputShape { .. })
         ));
         let nan = Tensor::<4>::full([1, 1, 2, 2], f32::NAN, &device);
         assert!(matches!(
-            scheduler.step(nan, 900, x.clone(), 0.0, &mut rng),
+            scheduler.step(nan, 900, x.clone(), &mut rng),
             Err(DiffusionError::NonFiniteModelOutput { timestep: 900 })
         ));
-        assert!(scheduler.step(x.clone(), 900, x, 1.5, &mut rng).is_err());
-        assert!(
-            DdimSchedulerConfig::new()
-                .with_clip_sample_range(-1.0)
-                .init()
-                .is_err()
-        );
+        assert!(scheduler.set_eta(1.5).is_err());
+        assert!(DdimSchedulerConfig::new().with_eta(-0.1).init().is_err());
+        assert!(DdimSchedulerConfig::new().with_clip_sample_range(-1.0).init().is_err());
     }
 
     #[test]
@@ -503,17 +455,12 @@ mod tests {
             scheduler.schedule().alphas_cumprod()[900],
             scheduler.schedule().alphas_cumprod()[800],
         );
-        let out = scheduler
-            .step(eps, 900, x, 0.0, &mut seeded_rng(0))
-            .unwrap();
+        let out = scheduler.step(eps, 900, x, &mut seeded_rng(0)).unwrap();
         // x̂₀ = 3/√ᾱ_t clips to 1, so ε̂ = (3 − √ᾱ_t)/√(1−ᾱ_t).
         let eps_clipped = (3.0 - a_t.sqrt()) / (1.0 - a_t).sqrt();
         let expected = (a_prev.sqrt() + (1.0 - a_prev).sqrt() * eps_clipped) as f32;
         let got = out.prev_sample.try_into_vec_as::<f32>().unwrap();
-        assert!(
-            got.iter().all(|&g| (g - expected).abs() < 1e-5),
-            "{got:?} vs {expected}"
-        );
+        assert!(got.iter().all(|&g| (g - expected).abs() < 1e-5), "{got:?} vs {expected}");
     }
 
     #[test]
@@ -528,18 +475,12 @@ mod tests {
         let mut eps_model = config.init().unwrap();
         eps_model.set_timesteps(4).unwrap();
         assert_eq!(eps_model.timesteps()[0], 999);
-        let err = eps_model.step(v.clone(), 999, x.clone(), 0.0, &mut seeded_rng(0));
-        assert!(matches!(
-            err,
-            Err(DiffusionError::NoSignalLeft { timestep: 999 })
-        ));
-        let mut v_model = config
-            .with_prediction_type(PredictionType::VPrediction)
-            .init()
-            .unwrap();
+        let err = eps_model.step(v.clone(), 999, x.clone(), &mut seeded_rng(0));
+        assert!(matches!(err, Err(DiffusionError::NoSignalLeft { timestep: 999 })));
+        let mut v_model = config.with_prediction_type(PredictionType::VPrediction).init().unwrap();
         v_model.set_timesteps(4).unwrap();
         // ᾱ_999 = 0: x̂₀ = −v and ε̂ = x_t.
-        let out = v_model.step(v, 999, x, 0.0, &mut seeded_rng(0)).unwrap();
+        let out = v_model.step(v, 999, x, &mut seeded_rng(0)).unwrap();
         let x0 = out.pred_original_sample.try_into_vec_as::<f32>().unwrap();
         assert!(x0.iter().all(|&e| (e + 0.5).abs() < 1e-6));
         let a = v_model.schedule().alphas_cumprod()[749];

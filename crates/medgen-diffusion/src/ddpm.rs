@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DiffusionError, Result};
 use crate::prediction::PredictionType;
 use crate::schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
-use crate::scheduler::{Scheduler, StepOutput, ensure_finite_output, ensure_same_shape};
+use crate::scheduler::{
+    Scheduler, StepOutput, Timestep, discrete_timesteps, ensure_finite_output, ensure_same_shape,
+};
 use crate::threshold::SampleLimit;
 use crate::timesteps::{InferenceTimesteps, TimestepSpacing};
 
@@ -221,6 +223,11 @@ impl DdpmScheduler {
         Ok(())
     }
 
+    /// The standard deviation of the initial noise `x_T ~ N(0, I)`: 1.
+    pub fn init_noise_sigma(&self) -> f64 {
+        1.0
+    }
+
     /// The inference timesteps, decreasing (all `T` until `set_timesteps`).
     pub fn timesteps(&self) -> &[usize] {
         self.timesteps.as_slice()
@@ -287,23 +294,17 @@ impl DdpmScheduler {
         }
         let c = self.posterior_coefficients(t)?;
         let x0 =
-            self.config
-                .prediction_type
-                .x0(model_output, sample.clone(), c.alpha_cumprod, t)?;
+            self.config.prediction_type.x0(model_output, sample.clone(), c.alpha_cumprod, t)?;
         let x0 = self.limit.apply(x0);
-        let mean = x0
-            .clone()
-            .mul_scalar(c.x0_coefficient)
-            .add(sample.mul_scalar(c.sample_coefficient));
+        let mean =
+            x0.clone().mul_scalar(c.x0_coefficient).add(sample.mul_scalar(c.sample_coefficient));
         let std = match (self.config.variance_type, predicted_variance) {
             (VarianceType::Learned, Some(v)) => StepStd::PerElement(v.clamp_min(1e-20).sqrt()),
             (VarianceType::LearnedRange, Some(v)) => {
                 let (min_log, max_log) = (c.variance.ln(), c.beta.ln());
                 // ln σ² = min_log + f (max_log − min_log), f = (v + 1) / 2.
-                let log_variance = v
-                    .add_scalar(1.0)
-                    .mul_scalar(0.5 * (max_log - min_log))
-                    .add_scalar(min_log);
+                let log_variance =
+                    v.add_scalar(1.0).mul_scalar(0.5 * (max_log - min_log)).add_scalar(min_log);
                 StepStd::PerElement(log_variance.mul_scalar(0.5).exp())
             }
             (VarianceType::FixedLarge | VarianceType::FixedLargeLog, _) => {
@@ -311,11 +312,7 @@ impl DdpmScheduler {
             }
             _ => StepStd::Constant(c.variance.sqrt()),
         };
-        Ok(DdpmPosterior {
-            pred_original_sample: x0,
-            mean,
-            std,
-        })
+        Ok(DdpmPosterior { pred_original_sample: x0, mean, std })
     }
 
     /// One ancestral step: `x_{t'} = μ̃ + σ z` with `z` drawn from `rng` (no noise at `t = 0`).
@@ -338,10 +335,7 @@ impl DdpmScheduler {
         } else {
             mean
         };
-        Ok(StepOutput {
-            prev_sample,
-            pred_original_sample: posterior.pred_original_sample,
-        })
+        Ok(StepOutput { prev_sample, pred_original_sample: posterior.pred_original_sample })
     }
 
     /// Splits a learned-variance output `[N, 2C, ...]` into prediction and variance part;
@@ -378,29 +372,23 @@ impl DdpmScheduler {
     }
 }
 
-impl Scheduler for DdpmScheduler {
-    type Timestep = usize;
-
+impl<const D: usize> Scheduler<D> for DdpmScheduler {
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         DdpmScheduler::set_timesteps(self, num_inference_steps)
     }
 
-    fn timesteps(&self) -> &[usize] {
-        DdpmScheduler::timesteps(self)
+    fn timesteps(&self) -> Vec<Timestep> {
+        discrete_timesteps(DdpmScheduler::timesteps(self))
     }
 
-    fn model_time(&self, timestep: usize) -> f64 {
-        timestep as f64
-    }
-
-    fn step<const D: usize, R: Rng + ?Sized>(
+    fn step(
         &mut self,
         model_output: Tensor<D>,
-        timestep: usize,
+        timestep: Timestep,
         sample: Tensor<D>,
-        rng: &mut R,
+        rng: &mut dyn Rng,
     ) -> Result<StepOutput<D>> {
-        DdpmScheduler::step(self, model_output, timestep, sample, rng)
+        DdpmScheduler::step(self, model_output, timestep.discrete()?, sample, rng)
     }
 }
 
@@ -424,15 +412,10 @@ mod tests {
                 .init()
                 .unwrap();
             let what = format!("{} t={}", case.variance_type, case.t);
-            let posterior = scheduler
-                .posterior(output.clone(), case.t, x.clone())
-                .unwrap();
+            let posterior = scheduler.posterior(output.clone(), case.t, x.clone()).unwrap();
             // x̂₀ reaches |376| at t = 999, where float32 spacing is 3e-5: compare relatively.
             let e0 = max_abs_error(posterior.pred_original_sample, &case.pred_original_sample);
-            let scale = case
-                .pred_original_sample
-                .iter()
-                .fold(1.0f32, |m, v| m.max(v.abs()));
+            let scale = case.pred_original_sample.iter().fold(1.0f32, |m, v| m.max(v.abs()));
             assert!(e0 <= 1e-6 * scale, "{what}: x0 error {e0:e}");
             let e1 = max_abs_error(posterior.mean, &case.posterior_mean);
             assert!(e1 <= 1e-6, "{what}: posterior mean error {e1:e}");
@@ -449,21 +432,14 @@ mod tests {
     fn step_noise_has_the_posterior_variance() {
         let device = test_device();
         let shape = [4, 1, 16, 16];
-        let scheduler = DdpmSchedulerConfig::new()
-            .with_clip_sample(false)
-            .init()
-            .unwrap();
+        let scheduler = DdpmSchedulerConfig::new().with_clip_sample(false).init().unwrap();
         let zeros = Tensor::<4>::zeros(shape, &device);
         let t = 300;
-        let out = scheduler
-            .step(zeros.clone(), t, zeros.clone(), &mut seeded_rng(4))
-            .unwrap();
+        let out = scheduler.step(zeros.clone(), t, zeros.clone(), &mut seeded_rng(4)).unwrap();
         let var = out.prev_sample.powi_scalar(2).mean().into_scalar::<f32>() as f64;
         let expected = scheduler.variance(t).unwrap();
         assert!((var / expected - 1.0).abs() < 0.15, "{var} vs {expected}");
-        let last = scheduler
-            .step(zeros.clone(), 0, zeros, &mut seeded_rng(4))
-            .unwrap();
+        let last = scheduler.step(zeros.clone(), 0, zeros, &mut seeded_rng(4)).unwrap();
         assert_eq!(last.prev_sample.abs().max().into_scalar::<f32>(), 0.0);
     }
 
@@ -477,10 +453,8 @@ mod tests {
         let x = Tensor::<4>::random([1, 1, 2, 2], Distribution::Normal(0.0, 1.0), &device);
         let c = scheduler.posterior_coefficients(500).unwrap();
         for (v, expected) in [(-1.0, c.variance), (1.0, c.beta)] {
-            let output = Tensor::cat(
-                vec![x.clone(), Tensor::<4>::full([1, 1, 2, 2], v, &device)],
-                1,
-            );
+            let output =
+                Tensor::cat(vec![x.clone(), Tensor::<4>::full([1, 1, 2, 2], v, &device)], 1);
             let posterior = scheduler.posterior(output, 500, x.clone()).unwrap();
             let StepStd::PerElement(std) = posterior.std else {
                 panic!("learned variance must be per element");
@@ -489,10 +463,7 @@ mod tests {
             assert!((got / expected.sqrt() - 1.0).abs() < 1e-4, "v = {v}");
         }
         let wrong = scheduler.posterior(x.clone(), 500, x);
-        assert!(matches!(
-            wrong,
-            Err(DiffusionError::ModelOutputShape { .. })
-        ));
+        assert!(matches!(wrong, Err(DiffusionError::ModelOutputShape { .. })));
         assert!(scheduler.variance(500).is_err());
     }
 
@@ -500,18 +471,13 @@ mod tests {
     fn ancestral_sampling_with_an_x0_oracle_ends_on_x0() {
         let device = test_device();
         let x0 = Tensor::<5>::random([1, 1, 2, 2, 2], Distribution::Uniform(-1.0, 1.0), &device);
-        let mut scheduler = DdpmSchedulerConfig::new()
-            .with_prediction_type(PredictionType::Sample)
-            .init()
-            .unwrap();
+        let mut scheduler =
+            DdpmSchedulerConfig::new().with_prediction_type(PredictionType::Sample).init().unwrap();
         scheduler.set_custom_timesteps(&[800, 400, 100, 0]).unwrap();
         let mut rng = seeded_rng(9);
         let mut x = medgen_core::noise::gaussian_like(&x0, &mut rng).unwrap();
         for &t in scheduler.timesteps() {
-            x = scheduler
-                .step(x0.clone(), t, x, &mut rng)
-                .unwrap()
-                .prev_sample;
+            x = scheduler.step(x0.clone(), t, x, &mut rng).unwrap().prev_sample;
         }
         // The last step (t = 0 → x₀) has x̂₀-coefficient 1, x_t-coefficient 0 and no noise.
         let err = x.sub(x0).abs().max().into_scalar::<f32>();

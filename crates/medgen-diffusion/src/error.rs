@@ -77,16 +77,6 @@ pub enum DiffusionError {
         /// The timestep concerned.
         timestep: usize,
     },
-    /// Classifier-free guidance was asked for, but the condition has no class or embedding part
-    /// to drop.
-    #[error(
-        "classifier-free guidance (scale {scale}) needs a class or embedding condition, \
-         but none was given"
-    )]
-    GuidanceWithoutCondition {
-        /// The guidance scale that was asked for.
-        scale: f64,
-    },
     /// An image-to-image strength outside `(0, 1]`.
     #[error("strength {strength} is out of range: expected 0 < strength <= 1")]
     InvalidStrength {

@@ -74,8 +74,5 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(name: &str) -> T {
 pub(crate) fn max_abs_error<const D: usize>(got: Tensor<D>, expected: &[f32]) -> f32 {
     let got = got.into_data().try_to_vec::<f32>().expect("f32 tensor");
     assert_eq!(got.len(), expected.len());
-    got.iter()
-        .zip(expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
+    got.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
 }

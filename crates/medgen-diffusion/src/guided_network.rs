@@ -3,20 +3,17 @@
 //! score SDEs, RePaint) calls once per network evaluation.
 
 use burn::tensor::Tensor;
-use medgen_core::{Condition, TimeConditionedNetwork};
+use medgen_core::{ClassifierFreeGuidance, Condition, GuidanceConfig, TimeConditionedNetwork};
 
 use crate::error::Result;
-use crate::guidance::{GuidanceConfig, guided_evaluate};
 use crate::scheduler::ensure_same_shape;
 
-/// `f_θ(x, t, c)` with guidance ([`GuidanceConfig::combine`] of the conditional and null
-/// branches, evaluated in one call on a doubled batch), for samples of `batch` items; counts its
-/// evaluations (a guided evaluation counts once).
+/// `f_θ(x, t, c)` with guidance (medgen-core's [`ClassifierFreeGuidance`]: both branches in
+/// one call on a doubled batch), for samples of `batch` items; counts its evaluations (a
+/// guided evaluation counts once).
 pub(crate) struct GuidedNetwork<'a, N: ?Sized, const D: usize> {
-    network: &'a N,
+    guided: ClassifierFreeGuidance<'a, N>,
     condition: &'a Condition<D>,
-    null_pair: Option<Condition<D>>,
-    guidance: &'a GuidanceConfig,
     batch: usize,
     evaluations: usize,
 }
@@ -32,7 +29,7 @@ where
     pub(crate) fn new(
         network: &'a N,
         condition: &'a Condition<D>,
-        guidance: &'a GuidanceConfig,
+        guidance: &GuidanceConfig,
         sample: &Tensor<D>,
     ) -> Result<Self> {
         let dims = sample.dims();
@@ -49,16 +46,9 @@ where
             .into());
         }
         guidance.validate(condition)?;
-        let null_pair = if guidance.is_active() {
-            Some(condition.cat(&condition.to_null(batch, &sample.device()))?)
-        } else {
-            None
-        };
         Ok(Self {
-            network,
+            guided: ClassifierFreeGuidance::new(network, guidance.clone())?,
             condition,
-            null_pair,
-            guidance,
             batch,
             evaluations: 0,
         })
@@ -71,14 +61,7 @@ where
     pub(crate) fn evaluate(&mut self, x: Tensor<D>, time: f64) -> Result<Tensor<D>> {
         self.evaluations += 1;
         let t = Tensor::<1>::full([self.batch], time as f32, &x.device());
-        let output = guided_evaluate(
-            self.network,
-            x.clone(),
-            t,
-            self.condition,
-            self.null_pair.as_ref(),
-            self.guidance,
-        )?;
+        let output = self.guided.evaluate(x.clone(), t, self.condition)?;
         ensure_same_shape(&output, &x)?;
         Ok(output)
     }

@@ -13,23 +13,23 @@ use crate::error::{DiffusionError, Result};
 use crate::guidance::GuidanceConfig;
 use crate::sampling::{SamplingOutput, sample};
 use crate::schedule::NoiseSchedule;
-use crate::scheduler::{Scheduler, StepOutput};
+use crate::scheduler::{Scheduler, StepOutput, Timestep};
 
 /// A scheduler over integer training timesteps whose sample at timestep `t` is distributed as
 /// the VP forward process `q(x_t | x₀) = N(√ᾱ_t x₀, (1−ᾱ_t) I)` of its schedule, so that a
 /// run can start from a noised image instead of pure noise.
-pub trait ForwardNoising: Scheduler<Timestep = usize> {
+pub trait ForwardNoising<const D: usize>: Scheduler<D> {
     /// The schedule whose forward process the scheduler's samples follow.
     fn noise_schedule(&self) -> &NoiseSchedule;
 }
 
-impl ForwardNoising for DdpmScheduler {
+impl<const D: usize> ForwardNoising<D> for DdpmScheduler {
     fn noise_schedule(&self) -> &NoiseSchedule {
         self.schedule()
     }
 }
 
-impl ForwardNoising for DdimScheduler {
+impl<const D: usize> ForwardNoising<D> for DdimScheduler {
     fn noise_schedule(&self) -> &NoiseSchedule {
         self.schedule()
     }
@@ -47,41 +47,36 @@ pub fn img2img_steps(num_inference_steps: usize, strength: f64) -> Result<usize>
 
 /// A scheduler restricted to its last timesteps (from index `start` on); every step is the
 /// wrapped scheduler's own step, so the previous-timestep rules are unchanged.
-struct TailScheduler<'a, S> {
+struct TailScheduler<'a, S: ?Sized> {
     inner: &'a mut S,
     start: usize,
 }
 
-impl<S: Scheduler> Scheduler for TailScheduler<'_, S> {
-    type Timestep = S::Timestep;
-
+impl<const D: usize, S: Scheduler<D> + ?Sized> Scheduler<D> for TailScheduler<'_, S> {
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         self.inner.set_timesteps(num_inference_steps)
     }
 
-    fn timesteps(&self) -> &[S::Timestep] {
-        let all = self.inner.timesteps();
-        &all[self.start.min(all.len())..]
+    fn timesteps(&self) -> Vec<Timestep> {
+        let mut all = self.inner.timesteps();
+        all.drain(..self.start.min(all.len()));
+        all
     }
 
-    fn model_time(&self, timestep: S::Timestep) -> f64 {
+    fn model_time(&self, timestep: Timestep) -> f64 {
         self.inner.model_time(timestep)
     }
 
-    fn scale_model_input<const D: usize>(
-        &self,
-        sample: Tensor<D>,
-        timestep: S::Timestep,
-    ) -> Tensor<D> {
+    fn scale_model_input(&self, sample: Tensor<D>, timestep: Timestep) -> Tensor<D> {
         self.inner.scale_model_input(sample, timestep)
     }
 
-    fn step<const D: usize, R: Rng + ?Sized>(
+    fn step(
         &mut self,
         model_output: Tensor<D>,
-        timestep: S::Timestep,
+        timestep: Timestep,
         sample: Tensor<D>,
-        rng: &mut R,
+        rng: &mut dyn Rng,
     ) -> Result<StepOutput<D>> {
         self.inner.step(model_output, timestep, sample, rng)
     }
@@ -99,45 +94,34 @@ impl<S: Scheduler> Scheduler for TailScheduler<'_, S> {
 ///
 /// Errors: [`DiffusionError::InvalidStrength`], [`DiffusionError::TimestepsNotSet`], and the
 /// errors of [`crate::sampling::sample`].
-pub fn img2img<const D: usize, N, S, R>(
+pub fn img2img<const D: usize, N, S>(
     network: &N,
     scheduler: &mut S,
     image: Tensor<D>,
     strength: f64,
     condition: &Condition<D>,
     guidance: &GuidanceConfig,
-    rng: &mut R,
+    rng: &mut dyn Rng,
 ) -> Result<SamplingOutput<D>>
 where
     N: TimeConditionedNetwork<D> + ?Sized,
-    S: ForwardNoising,
-    R: Rng + ?Sized,
+    S: ForwardNoising<D> + ?Sized,
 {
-    let total = scheduler.timesteps().len();
+    let timesteps = Scheduler::<D>::timesteps(scheduler);
+    let total = timesteps.len();
     let steps = img2img_steps(total, strength)?;
     if total == 0 {
         return Err(DiffusionError::TimestepsNotSet);
     }
     medgen_core::check::ensure_non_empty(&image.dims(), "image")?;
     if steps == 0 {
-        return Ok(SamplingOutput {
-            pred_original_sample: image.clone(),
-            sample: image,
-            network_evaluations: 0,
-        });
+        return Ok(SamplingOutput { pred_original_sample: image.clone(), sample: image, nfe: 0 });
     }
     let start = total - steps;
-    let alpha = scheduler
-        .noise_schedule()
-        .alpha_cumprod(scheduler.timesteps()[start])?;
+    let alpha = scheduler.noise_schedule().alpha_cumprod(timesteps[start].discrete()?)?;
     let noise = gaussian_like(&image, rng)?;
-    let noised = image
-        .mul_scalar(alpha.sqrt())
-        .add(noise.mul_scalar((1.0 - alpha).sqrt()));
-    let mut tail = TailScheduler {
-        inner: scheduler,
-        start,
-    };
+    let noised = image.mul_scalar(alpha.sqrt()).add(noise.mul_scalar((1.0 - alpha).sqrt()));
+    let mut tail = TailScheduler { inner: scheduler, start };
     sample(network, &mut tail, noised, condition, guidance, rng)
 }
 
@@ -159,47 +143,18 @@ mod tests {
         let plain = GuidanceConfig::new();
         let mut rng = seeded_rng(0);
         assert!(matches!(
-            img2img(
-                &network,
-                &mut scheduler,
-                image.clone(),
-                0.5,
-                &none,
-                &plain,
-                &mut rng
-            ),
+            img2img(&network, &mut scheduler, image.clone(), 0.5, &none, &plain, &mut rng),
             Err(DiffusionError::TimestepsNotSet)
         ));
         scheduler.set_timesteps(10).unwrap();
-        let out = img2img(
-            &network,
-            &mut scheduler,
-            image.clone(),
-            0.05,
-            &none,
-            &plain,
-            &mut rng,
-        )
-        .unwrap();
-        assert_eq!(out.network_evaluations, 0);
-        let diff = out
-            .sample
-            .sub(image.clone())
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let out = img2img(&network, &mut scheduler, image.clone(), 0.05, &none, &plain, &mut rng)
+            .unwrap();
+        assert_eq!(out.nfe, 0);
+        let diff = out.sample.sub(image.clone()).abs().max().into_scalar::<f32>();
         assert_eq!(diff, 0.0);
         for strength in [0.0, -0.5, 1.5, f64::NAN] {
             assert!(matches!(
-                img2img(
-                    &network,
-                    &mut scheduler,
-                    image.clone(),
-                    strength,
-                    &none,
-                    &plain,
-                    &mut rng
-                ),
+                img2img(&network, &mut scheduler, image.clone(), strength, &none, &plain, &mut rng),
                 Err(DiffusionError::InvalidStrength { .. })
             ));
         }
@@ -223,8 +178,7 @@ mod tests {
             let t = t.slice(0..1).into_scalar::<f32>() as usize;
             first_call.borrow_mut().get_or_insert((t, x.clone()));
             let a = abar[t];
-            Ok(x.sub(target.clone().mul_scalar(a.sqrt()))
-                .div_scalar((1.0 - a).sqrt()))
+            Ok(x.sub(target.clone().mul_scalar(a.sqrt())).div_scalar((1.0 - a).sqrt()))
         };
         let out = img2img(
             &oracle,
@@ -236,15 +190,12 @@ mod tests {
             &mut seeded_rng(7),
         )
         .unwrap();
-        assert_eq!(out.network_evaluations, 5);
+        assert_eq!(out.nfe, 5);
         let (t0, x0) = first_call.into_inner().unwrap();
         assert_eq!(t0, 400);
         let noise = gaussian_like(&image, &mut seeded_rng(7)).unwrap();
         let a = abar[400];
-        let expected = image
-            .clone()
-            .mul_scalar(a.sqrt())
-            .add(noise.mul_scalar((1.0 - a).sqrt()));
+        let expected = image.clone().mul_scalar(a.sqrt()).add(noise.mul_scalar((1.0 - a).sqrt()));
         assert!(x0.sub(expected).abs().max().into_scalar::<f32>() < 1e-6);
         let err = out.sample.sub(image).abs().max().into_scalar::<f32>();
         assert!(err < 1e-4, "{err}");

@@ -6,7 +6,7 @@ use rand::Rng;
 
 use crate::ddim::DdimScheduler;
 use crate::error::Result;
-use crate::scheduler::{Scheduler, StepOutput};
+use crate::scheduler::{Scheduler, StepOutput, Timestep, discrete_timesteps};
 
 /// diffusers' `DDIMInverseScheduler` built from a [`DdimScheduler`]: it visits the DDIM
 /// timesteps in increasing order and each step moves the sample from the level below `t` up to
@@ -37,31 +37,25 @@ impl DdimInverseScheduler {
     }
 }
 
-impl Scheduler for DdimInverseScheduler {
-    type Timestep = usize;
-
+impl<const D: usize> Scheduler<D> for DdimInverseScheduler {
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         self.ddim.set_timesteps(num_inference_steps)?;
         self.timesteps = self.ddim.timesteps().iter().rev().copied().collect();
         Ok(())
     }
 
-    fn timesteps(&self) -> &[usize] {
-        &self.timesteps
+    fn timesteps(&self) -> Vec<Timestep> {
+        discrete_timesteps(&self.timesteps)
     }
 
-    fn model_time(&self, timestep: usize) -> f64 {
-        timestep as f64
-    }
-
-    fn step<const D: usize, R: Rng + ?Sized>(
+    fn step(
         &mut self,
         model_output: Tensor<D>,
-        timestep: usize,
+        timestep: Timestep,
         sample: Tensor<D>,
-        _rng: &mut R,
+        _rng: &mut dyn Rng,
     ) -> Result<StepOutput<D>> {
-        self.ddim.inverse_step(model_output, timestep, sample)
+        self.ddim.inverse_step(model_output, timestep.discrete()?, sample)
     }
 }
 
@@ -82,25 +76,19 @@ mod tests {
         let noise = Tensor::<4>::random([2, 1, 4, 4], Distribution::Normal(0.0, 1.0), &device);
         // The exact-noise model of the path `x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε`: the noise `ε` itself.
         let exact_noise = |_x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(noise.clone());
-        let mut ddim = DdimSchedulerConfig::new()
-            .with_clip_sample(false)
-            .init()
-            .unwrap();
+        let mut ddim = DdimSchedulerConfig::new().with_clip_sample(false).init().unwrap();
         ddim.set_timesteps(20).unwrap();
         let mut inverse = DdimInverseScheduler::new(ddim.clone());
-        assert_eq!(inverse.timesteps().first(), ddim.timesteps().last());
+        let inverse_timesteps = Scheduler::<4>::timesteps(&inverse);
+        assert_eq!(
+            inverse_timesteps.first(),
+            ddim.timesteps().last().map(|&t| Timestep::Discrete(t)).as_ref()
+        );
         let (none, plain) = (Condition::none(), GuidanceConfig::new());
         let mut rng = seeded_rng(0);
-        let latent = sample(
-            &exact_noise,
-            &mut inverse,
-            image.clone(),
-            &none,
-            &plain,
-            &mut rng,
-        )
-        .unwrap()
-        .sample;
+        let latent = sample(&exact_noise, &mut inverse, image.clone(), &none, &plain, &mut rng)
+            .unwrap()
+            .sample;
         // The latent lies on the forward path at the first sampling timestep.
         let t_max = ddim.timesteps()[0];
         let abar = ddim.schedule().alphas_cumprod()[t_max];

@@ -45,7 +45,7 @@
 //! let x_t = Tensor::<4>::zeros([1, 1, 8, 8], &device);
 //! let out = sample(&network, &mut scheduler, x_t, &Condition::none(), &GuidanceConfig::new(),
 //!                  &mut seeded_rng(0))?;
-//! assert_eq!(out.network_evaluations, 10);
+//! assert_eq!(out.nfe, 10);
 //! # Ok(())
 //! # }
 //! ```
@@ -59,12 +59,14 @@ pub mod guidance;
 pub mod img2img;
 pub mod inversion;
 pub mod noisy_classifier;
+pub mod pipeline;
 pub mod prediction;
 pub mod probability_flow;
 pub mod repaint;
 pub mod sampling;
 pub mod schedule;
 pub mod scheduler;
+pub mod scheduler_config;
 pub mod score_sde;
 pub mod sigma_scheduler;
 pub mod sigmas;
@@ -87,16 +89,18 @@ pub use ddpm::{
     StepStd, VarianceType,
 };
 pub use error::{DiffusionError, Result};
-pub use guidance::{GuidanceConfig, rescale_noise_cfg};
+pub use guidance::{ClassifierFreeGuidance, GuidanceConfig, rescale_noise_cfg};
 pub use img2img::{ForwardNoising, img2img, img2img_steps};
 pub use inversion::DdimInverseScheduler;
 pub use noisy_classifier::{NoisyClassifier, NoisyClassifierConfig};
+pub use pipeline::DiffusionPipeline;
 pub use prediction::{Denoised, PredictionType};
 pub use probability_flow::{ProbabilityFlow, ProbabilityFlowConfig};
 pub use repaint::{RepaintConfig, RepaintScheduler, repaint_timesteps};
 pub use sampling::{SamplingOutput, sample};
 pub use schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
-pub use scheduler::{Scheduler, StepOutput};
+pub use scheduler::{Scheduler, StepOutput, Timestep};
+pub use scheduler_config::SchedulerConfig;
 pub use score_sde::{LangevinCorrectorConfig, ScoreSde, SdeSamplerConfig, sample_sde};
 pub use sigma_scheduler::{SigmaScheduler, SigmaSchedulerConfig, SigmaSolver, SigmaStep};
 pub use sigmas::{KARRAS_RHO, LogSigmaTable, SigmaGrid, karras_sigmas};

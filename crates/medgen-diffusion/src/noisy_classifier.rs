@@ -8,11 +8,11 @@ use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, silu};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use medgen_core::CoreError;
-use medgen_core::nn::{
+use medgen_core::noise::gaussian_like;
+use medgen_nn::{
     Downsample, DownsampleConfig, ResBlock, ResBlockConfig, SpatialConv, SpatialConvConfig,
     TimeEmbedding, TimeEmbeddingConfig,
 };
-use medgen_core::noise::gaussian_like;
 use rand::{Rng, RngExt};
 
 use crate::error::{DiffusionError, Result};
@@ -79,10 +79,7 @@ impl NoisyClassifierConfig {
     /// than two classes, or a group count that does not divide `channels`.
     pub fn init(&self, device: &Device) -> Result<NoisyClassifier> {
         if self.in_channels == 0 || self.channels == 0 || self.levels == 0 {
-            return Err(DiffusionError::config(
-                "in_channels/channels/levels",
-                "must be positive",
-            ));
+            return Err(DiffusionError::config("in_channels/channels/levels", "must be positive"));
         }
         if self.num_classes < 2 {
             return Err(DiffusionError::config(
@@ -93,10 +90,7 @@ impl NoisyClassifierConfig {
         if self.groups == 0 || !self.channels.is_multiple_of(self.groups) {
             return Err(DiffusionError::config(
                 "groups",
-                format!(
-                    "{} groups must divide {} channels",
-                    self.groups, self.channels
-                ),
+                format!("{} groups must divide {} channels", self.groups, self.channels),
             ));
         }
         let emb_dim = 4 * self.channels;
@@ -149,10 +143,8 @@ impl NoisyClassifier {
         }
         let h = silu(self.norm_out.forward(h));
         let [batch, channels] = [h.dims()[0], h.dims()[1]];
-        let pooled = h
-            .reshape([batch as i32, channels as i32, -1])
-            .mean_dim(2)
-            .reshape([batch, channels]);
+        let pooled =
+            h.reshape([batch as i32, channels as i32, -1]).mean_dim(2).reshape([batch, channels]);
         Ok(self.head.forward(pooled))
     }
 
@@ -167,9 +159,7 @@ impl NoisyClassifier {
         let batch = x.dims()[0];
         medgen_core::check::ensure_shape(&labels.dims(), &[batch], "class labels")?;
         let log_probs = log_softmax(self.forward(x, t)?, 1);
-        Ok(log_probs
-            .gather(1, labels.reshape([batch, 1]))
-            .reshape([batch]))
+        Ok(log_probs.gather(1, labels.reshape([batch, 1])).reshape([batch]))
     }
 
     /// The classifier-guidance gradient `∇_x Σ_n log p_φ(y_n | x_n, t_n)`, which for
@@ -192,16 +182,10 @@ impl NoisyClassifier {
         let input = x.detach().autodiff().require_grad();
         let total = self.log_prob(input.clone(), t, labels)?.sum();
         let grads = total.backward();
-        let gradient = input
-            .grad(&grads)
-            .ok_or_else(|| DiffusionError::ClassifierGradient {
-                reason: "the backward pass produced no gradient for the input".into(),
-            })?;
-        Ok(if was_autodiff {
-            gradient.autodiff()
-        } else {
-            gradient
-        })
+        let gradient = input.grad(&grads).ok_or_else(|| DiffusionError::ClassifierGradient {
+            reason: "the backward pass produced no gradient for the input".into(),
+        })?;
+        Ok(if was_autodiff { gradient.autodiff() } else { gradient })
     }
 
     /// The training loss on clean images `x₀` `[N, C, *S]` with labels `[N]`: each item gets a
@@ -221,10 +205,8 @@ impl NoisyClassifier {
         let batch = x0.dims()[0];
         medgen_core::check::ensure_non_empty(&x0.dims(), "x0")?;
         medgen_core::check::ensure_shape(&labels.dims(), &[batch], "class labels")?;
-        let (min, max) = (
-            labels.clone().min().into_scalar::<i64>(),
-            labels.clone().max().into_scalar::<i64>(),
-        );
+        let (min, max) =
+            (labels.clone().min().into_scalar::<i64>(), labels.clone().max().into_scalar::<i64>());
         if min < 0 || max >= self.num_classes as i64 {
             return Err(DiffusionError::config(
                 "labels",
@@ -286,9 +268,7 @@ mod tests {
         let x = medgen_core::noise::gaussian_noise([1, 1, 4, 4], &mut rng, &test_device()).unwrap();
         let t = Tensor::<1>::from_floats([37.0], &test_device());
         let labels = Tensor::<1, Int>::from_ints([2], &test_device());
-        let gradient = classifier
-            .log_prob_gradient(x.clone(), t.clone(), labels.clone())
-            .unwrap();
+        let gradient = classifier.log_prob_gradient(x.clone(), t.clone(), labels.clone()).unwrap();
         assert!(!gradient.is_autodiff());
         let gradient = gradient.into_data().try_to_vec::<f32>().unwrap();
         let base = x.clone().into_data().try_to_vec::<f32>().unwrap();
@@ -296,10 +276,7 @@ mod tests {
         let log_p = |values: Vec<f32>| {
             let x = Tensor::<4>::from_data(TensorData::new(values, [1, 1, 4, 4]), &test_device());
             f64::from(
-                classifier
-                    .log_prob(x, t.clone(), labels.clone())
-                    .unwrap()
-                    .into_scalar::<f32>(),
+                classifier.log_prob(x, t.clone(), labels.clone()).unwrap().into_scalar::<f32>(),
             )
         };
         let mut largest = 0.0f64;
@@ -324,20 +301,9 @@ mod tests {
         let classifier = tiny(&device);
         let x = Tensor::<4>::zeros([2, 1, 4, 4], &device);
         let t = Tensor::<1>::from_floats([0.0, 5.0], &device);
-        assert_eq!(
-            classifier.forward(x.clone(), t.clone()).unwrap().dims(),
-            [2, 3]
-        );
-        assert!(
-            classifier
-                .forward(Tensor::<4>::zeros([2, 2, 4, 4], &device), t.clone())
-                .is_err()
-        );
-        assert!(
-            classifier
-                .forward(Tensor::<5>::zeros([2, 1, 4, 4, 4], &device), t)
-                .is_err()
-        );
+        assert_eq!(classifier.forward(x.clone(), t.clone()).unwrap().dims(), [2, 3]);
+        assert!(classifier.forward(Tensor::<4>::zeros([2, 2, 4, 4], &device), t.clone()).is_err());
+        assert!(classifier.forward(Tensor::<5>::zeros([2, 1, 4, 4, 4], &device), t).is_err());
         let volume = NoisyClassifierConfig::new(3, 1, 2)
             .with_channels(2)
             .with_groups(1)
@@ -352,26 +318,18 @@ mod tests {
         assert_eq!(logits.dims(), [1, 2]);
         let schedule = crate::schedule::ScheduleConfig::new().init().unwrap();
         let labels = Tensor::<1, Int>::from_ints([0, 2], &device);
-        let loss = classifier
-            .loss(&schedule, x.clone(), labels, &mut seeded_rng(0))
-            .unwrap();
+        let loss = classifier.loss(&schedule, x.clone(), labels, &mut seeded_rng(0)).unwrap();
         let value = loss.clone().into_scalar::<f32>();
         assert!(value.is_finite() && value > 0.0);
         // The loss trains the classifier: it has gradients for the parameters.
         let grads = loss.backward();
         assert!(classifier.head.weight.val().grad(&grads).is_some());
         let bad = Tensor::<1, Int>::from_ints([0, 3], &device);
-        assert!(
-            classifier
-                .loss(&schedule, x, bad, &mut seeded_rng(0))
-                .is_err()
-        );
+        assert!(classifier.loss(&schedule, x, bad, &mut seeded_rng(0)).is_err());
         for config in [
             NoisyClassifierConfig::new(2, 1, 1),
             NoisyClassifierConfig::new(4, 1, 2),
-            NoisyClassifierConfig::new(2, 1, 2)
-                .with_channels(6)
-                .with_groups(4),
+            NoisyClassifierConfig::new(2, 1, 2).with_channels(6).with_groups(4),
             NoisyClassifierConfig::new(2, 1, 2).with_levels(0),
         ] {
             assert!(config.init(&device).is_err(), "{config:?}");

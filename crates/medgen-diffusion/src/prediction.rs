@@ -58,13 +58,9 @@ impl PredictionType {
                 if signal == 0.0 {
                     return Err(DiffusionError::NoSignalLeft { timestep });
                 }
-                sample
-                    .sub(model_output.mul_scalar(noise))
-                    .div_scalar(signal)
+                sample.sub(model_output.mul_scalar(noise)).div_scalar(signal)
             }
-            Self::VPrediction => sample
-                .mul_scalar(signal)
-                .sub(model_output.mul_scalar(noise)),
+            Self::VPrediction => sample.mul_scalar(signal).sub(model_output.mul_scalar(noise)),
             Self::Sample => model_output,
         })
     }
@@ -84,12 +80,7 @@ impl PredictionType {
         alpha_cumprod: f64,
         timestep: usize,
     ) -> Result<Denoised<D>> {
-        let x0 = self.x0(
-            model_output.clone(),
-            sample.clone(),
-            alpha_cumprod,
-            timestep,
-        )?;
+        let x0 = self.x0(model_output.clone(), sample.clone(), alpha_cumprod, timestep)?;
         let epsilon = match self {
             Self::Epsilon => model_output,
             Self::VPrediction => model_output
@@ -126,16 +117,12 @@ pub fn epsilon_from_x0<const D: usize>(
     x0: Tensor<D>,
     alpha_cumprod: f64,
 ) -> Tensor<D> {
-    sample
-        .sub(x0.mul_scalar(alpha_cumprod.sqrt()))
-        .div_scalar((1.0 - alpha_cumprod).sqrt())
+    sample.sub(x0.mul_scalar(alpha_cumprod.sqrt())).div_scalar((1.0 - alpha_cumprod).sqrt())
 }
 
 /// The velocity `v = √ᾱ_t ε − √(1−ᾱ_t) x₀` (diffusers' `get_velocity`; shapes alike).
 pub fn velocity<const D: usize>(x0: Tensor<D>, noise: Tensor<D>, alpha_cumprod: f64) -> Tensor<D> {
-    noise
-        .mul_scalar(alpha_cumprod.sqrt())
-        .sub(x0.mul_scalar((1.0 - alpha_cumprod).sqrt()))
+    noise.mul_scalar(alpha_cumprod.sqrt()).sub(x0.mul_scalar((1.0 - alpha_cumprod).sqrt()))
 }
 
 #[cfg(test)]
@@ -158,11 +145,7 @@ mod tests {
             .clone()
             .mul_scalar(abar.sqrt())
             .add(noise.clone().mul_scalar((1.0f64 - abar).sqrt()));
-        for kind in [
-            PredictionType::Epsilon,
-            PredictionType::VPrediction,
-            PredictionType::Sample,
-        ] {
+        for kind in [PredictionType::Epsilon, PredictionType::VPrediction, PredictionType::Sample] {
             let output = kind.target(x0.clone(), noise.clone(), abar);
             let got = kind.denoise(output, xt.clone(), abar, 7).unwrap();
             assert!(max_diff(got.x0, x0.clone()) < 1e-5, "{kind:?} x0");
@@ -176,10 +159,7 @@ mod tests {
         let x0 = Tensor::<4>::from_floats([[[[1.0, 0.0]]]], &device);
         let noise = Tensor::<4>::from_floats([[[[0.0, 1.0]]]], &device);
         // ᾱ = 1/4: v = ½ ε − (√3/2) x₀.
-        let v = velocity(x0, noise, 0.25)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let v = velocity(x0, noise, 0.25).into_data().try_to_vec::<f32>().unwrap();
         assert!((v[0] + 3f32.sqrt() / 2.0).abs() < 1e-6);
         assert!((v[1] - 0.5).abs() < 1e-6);
     }
@@ -189,14 +169,8 @@ mod tests {
         let device = test_device();
         let x = Tensor::<4>::ones([1, 1, 2, 2], &device);
         let err = PredictionType::Epsilon.x0(x.clone(), x.clone(), 0.0, 999);
-        assert!(matches!(
-            err,
-            Err(DiffusionError::NoSignalLeft { timestep: 999 })
-        ));
+        assert!(matches!(err, Err(DiffusionError::NoSignalLeft { timestep: 999 })));
         let err = PredictionType::Sample.denoise(x.clone(), x, 1.0, 1);
-        assert!(matches!(
-            err,
-            Err(DiffusionError::NoNoiseLeft { timestep: 1 })
-        ));
+        assert!(matches!(err, Err(DiffusionError::NoNoiseLeft { timestep: 1 })));
     }
 }

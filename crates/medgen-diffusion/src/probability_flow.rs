@@ -87,11 +87,7 @@ impl ProbabilityFlowConfig {
                 ),
             ));
         }
-        Ok(ProbabilityFlow {
-            config: self.clone(),
-            table: LogSigmaTable::new(schedule)?,
-            t_start,
-        })
+        Ok(ProbabilityFlow { config: self.clone(), table: LogSigmaTable::new(schedule)?, t_start })
     }
 }
 
@@ -121,9 +117,7 @@ impl ProbabilityFlow {
             .prediction_type
             .denoise(model_output, x.clone(), alpha, time.round() as usize)?
             .epsilon;
-        Ok(epsilon
-            .mul_scalar((1.0 - alpha).sqrt())
-            .sub(x.mul_scalar(1.0 - alpha)))
+        Ok(epsilon.mul_scalar((1.0 - alpha).sqrt()).sub(x.mul_scalar(1.0 - alpha)))
     }
 
     /// `ᾱ` and the fractional timestep at `u = ln σ`.
@@ -134,10 +128,7 @@ impl ProbabilityFlow {
 
     /// `ln σ` at `t_start` and at `t_end`.
     fn log_sigma_bounds(&self) -> (f64, f64) {
-        (
-            self.table.t_to_sigma(self.t_start).ln(),
-            self.table.t_to_sigma(self.config.t_end).ln(),
-        )
+        (self.table.t_to_sigma(self.t_start).ln(), self.table.t_to_sigma(self.config.t_end).ln())
     }
 
     /// Integrates `dx/du` from `u_from` to `u_to` with the configured solver.
@@ -151,32 +142,16 @@ impl ProbabilityFlow {
     where
         N: TimeConditionedNetwork<D> + ?Sized,
     {
-        let mut failure = None;
-        let solution = self.config.solver.solve(
+        self.config.solver.try_solve::<DiffusionError, _, D>(
             |u: f64, x: Tensor<D>| {
                 let (_, time) = self.level(u);
-                let output = guided.evaluate(x.clone(), time);
-                // Keep a diffusion error (e.g. a model output of the wrong shape) typed: the ODE
-                // interface speaks `CoreError`, so it travels beside the solver.
-                match output.and_then(|y| self.velocity(y, x, u)) {
-                    Ok(v) => Ok(v),
-                    Err(DiffusionError::Core(core)) => Err(core),
-                    Err(other) => {
-                        let message = other.to_string();
-                        failure = Some(other);
-                        Err(medgen_core::CoreError::config("network", message))
-                    }
-                }
+                let y = guided.evaluate(x.clone(), time)?;
+                self.velocity(y, x, u)
             },
             x,
             u_from,
             u_to,
-        );
-        match (solution, failure) {
-            (Ok(solution), _) => Ok(solution),
-            (Err(_), Some(typed)) => Err(typed),
-            (Err(core), None) => Err(core.into()),
-        }
+        )
     }
 
     /// Encodes `x` (a sample at `t_end`, e.g. a clean image when `t_end = 0`; `[N, C, ...]`)
@@ -205,7 +180,7 @@ impl ProbabilityFlow {
     /// `guidance` of `condition`) at fractional timesteps; with `denoise_final`, returns the
     /// `x̂₀` of one last evaluation at `t_end`.
     ///
-    /// `network_evaluations` is the solver's NFE (plus one with `denoise_final`). Everything
+    /// `nfe` is the solver's NFE (plus one with `denoise_final`). Everything
     /// stays on the device except the solver's finiteness checks (and Dopri5's error norm, one
     /// scalar per step).
     ///
@@ -231,22 +206,15 @@ impl ProbabilityFlow {
             return Ok(SamplingOutput {
                 pred_original_sample: x.clone(),
                 sample: x,
-                network_evaluations: evaluations,
+                nfe: evaluations,
             });
         }
         let (alpha, time) = self.level(u_end);
         let output = guided.evaluate(x.clone(), time)?;
         evaluations += 1;
         debug_assert_eq!(evaluations, guided.evaluations());
-        let x0 = self
-            .config
-            .prediction_type
-            .x0(output, x, alpha, time.round() as usize)?;
-        Ok(SamplingOutput {
-            sample: x0.clone(),
-            pred_original_sample: x0,
-            network_evaluations: evaluations,
-        })
+        let x0 = self.config.prediction_type.x0(output, x, alpha, time.round() as usize)?;
+        Ok(SamplingOutput { sample: x0.clone(), pred_original_sample: x0, nfe: evaluations })
     }
 }
 
@@ -274,35 +242,23 @@ mod tests {
             let s = f64::from(t.slice(0..1).into_scalar::<f32>());
             let alpha = flow.alpha_cumprod(s);
             let (mean, std) = marginal(alpha);
-            Ok(x.sub_scalar(mean)
-                .mul_scalar((1.0 - alpha).sqrt() / (std * std)))
+            Ok(x.sub_scalar(mean).mul_scalar((1.0 - alpha).sqrt() / (std * std)))
         }
     }
 
     fn schedule() -> NoiseSchedule {
-        ScheduleConfig::new()
-            .with_num_train_timesteps(100)
-            .with_beta_end(0.2)
-            .init()
-            .unwrap()
+        ScheduleConfig::new().with_num_train_timesteps(100).with_beta_end(0.2).init().unwrap()
     }
 
     fn run(solver: OdeSolver, x: &Tensor<4>) -> (Vec<f32>, usize) {
         let schedule = schedule();
-        let flow = ProbabilityFlowConfig::new(solver)
-            .with_denoise_final(false)
-            .init(&schedule)
-            .unwrap();
+        let flow =
+            ProbabilityFlowConfig::new(solver).with_denoise_final(false).init(&schedule).unwrap();
         let out = flow
-            .sample(
-                &gaussian_oracle(&flow),
-                x.clone(),
-                &Condition::none(),
-                &GuidanceConfig::new(),
-            )
+            .sample(&gaussian_oracle(&flow), x.clone(), &Condition::none(), &GuidanceConfig::new())
             .unwrap();
         let values = out.sample.into_data().try_to_vec::<f32>().unwrap();
-        (values, out.network_evaluations)
+        (values, out.nfe)
     }
 
     /// The flow of Gaussian data keeps the standardised value `(x − m)/sd` of every element, so
@@ -314,15 +270,12 @@ mod tests {
             medgen_core::noise::gaussian_noise([3, 1, 1, 2], &mut seeded_rng(1), &device).unwrap();
         let start: Vec<f32> = x.clone().into_data().try_to_vec::<f32>().unwrap();
         let schedule = schedule();
-        let flow = ProbabilityFlowConfig::new(OdeSolver::Euler { steps: 1 })
-            .init(&schedule)
-            .unwrap();
+        let flow =
+            ProbabilityFlowConfig::new(OdeSolver::Euler { steps: 1 }).init(&schedule).unwrap();
         let (m0, sd0) = marginal(flow.alpha_cumprod(99.0));
         let (m1, sd1) = marginal(flow.alpha_cumprod(0.0));
-        let expected: Vec<f64> = start
-            .iter()
-            .map(|&v| m1 + sd1 * (f64::from(v) - m0) / sd0)
-            .collect();
+        let expected: Vec<f64> =
+            start.iter().map(|&v| m1 + sd1 * (f64::from(v) - m0) / sd0).collect();
         let (rk4, nfe) = run(OdeSolver::Rk4 { steps: 40 }, &x);
         assert_eq!(nfe, 160);
         let (dopri, dopri_nfe) = run(OdeSolver::Dopri5(Dopri5Config::new(1e-6, 1e-6)), &x);
@@ -371,9 +324,8 @@ mod tests {
         let device = test_device();
         let x = Tensor::<4>::from_floats([[[[0.5, -1.0]]]], &device);
         let schedule = schedule();
-        let eps_flow = ProbabilityFlowConfig::new(OdeSolver::Heun { steps: 10 })
-            .init(&schedule)
-            .unwrap();
+        let eps_flow =
+            ProbabilityFlowConfig::new(OdeSolver::Heun { steps: 10 }).init(&schedule).unwrap();
         let out = eps_flow
             .sample(
                 &gaussian_oracle(&eps_flow),
@@ -382,7 +334,7 @@ mod tests {
                 &GuidanceConfig::new(),
             )
             .unwrap();
-        assert_eq!(out.network_evaluations, 21);
+        assert_eq!(out.nfe, 21);
         // The same model as a v-predictor: v = (ε − √(1−ᾱ) x)/√ᾱ.
         let v_flow = ProbabilityFlowConfig::new(OdeSolver::Heun { steps: 10 })
             .with_prediction_type(PredictionType::VPrediction)
@@ -393,18 +345,10 @@ mod tests {
             let s = f64::from(t.clone().slice(0..1).into_scalar::<f32>());
             let alpha = v_flow.alpha_cumprod(s);
             let e = eps(x.clone(), t, c)?;
-            Ok(e.sub(x.mul_scalar((1.0 - alpha).sqrt()))
-                .div_scalar(alpha.sqrt()))
+            Ok(e.sub(x.mul_scalar((1.0 - alpha).sqrt())).div_scalar(alpha.sqrt()))
         };
-        let v_out = v_flow
-            .sample(&v_model, x, &Condition::none(), &GuidanceConfig::new())
-            .unwrap();
-        let diff = out
-            .sample
-            .sub(v_out.sample)
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let v_out = v_flow.sample(&v_model, x, &Condition::none(), &GuidanceConfig::new()).unwrap();
+        let diff = out.sample.sub(v_out.sample).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-4, "{diff}");
     }
 
@@ -418,17 +362,14 @@ mod tests {
         ] {
             assert!(config.init(&schedule).is_err(), "{config:?}");
         }
-        let flow = ProbabilityFlowConfig::new(OdeSolver::Euler { steps: 2 })
-            .init(&schedule)
-            .unwrap();
+        let flow =
+            ProbabilityFlowConfig::new(OdeSolver::Euler { steps: 2 }).init(&schedule).unwrap();
         let nan = |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(x.mul_scalar(f32::NAN));
         let x = Tensor::<4>::ones([1, 1, 2, 2], &test_device());
         let (none, plain) = (Condition::none(), GuidanceConfig::new());
         assert!(matches!(
             flow.sample(&nan, x.clone(), &none, &plain),
-            Err(DiffusionError::Core(
-                medgen_core::CoreError::NonFinite { .. }
-            ))
+            Err(DiffusionError::Core(medgen_core::CoreError::NonFinite { .. }))
         ));
         let wrong = |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(x.narrow(3, 0, 1));
         assert!(matches!(

@@ -54,16 +54,10 @@ pub fn repaint_timesteps(
 ) -> Result<Vec<usize>> {
     let n = num_inference_steps;
     if n == 0 || n > num_train_timesteps {
-        return Err(DiffusionError::InvalidStepCount {
-            requested: n,
-            num_train_timesteps,
-        });
+        return Err(DiffusionError::InvalidStepCount { requested: n, num_train_timesteps });
     }
     if jump_length == 0 || jump_n_sample == 0 {
-        return Err(DiffusionError::config(
-            "jump_length/jump_n_sample",
-            "must be at least 1",
-        ));
+        return Err(DiffusionError::config("jump_length/jump_n_sample", "must be at least 1"));
     }
     let mut jumps = vec![0usize; n];
     for j in (0..n.saturating_sub(jump_length)).step_by(jump_length) {
@@ -145,7 +139,7 @@ impl RepaintScheduler {
     }
 
     /// The number of network evaluations a run takes (the reverse steps of the list).
-    pub fn network_evaluations(&self) -> usize {
+    pub fn nfe(&self) -> usize {
         let mut last = usize::MAX;
         self.timesteps
             .iter()
@@ -160,10 +154,7 @@ impl RepaintScheduler {
     /// `ᾱ` of the level a reverse step from `t` reaches (1 below timestep 0).
     fn level_below(&self, t: usize) -> Result<(Option<usize>, f64)> {
         let level = t.checked_sub(self.stride);
-        Ok((
-            level,
-            level.map_or(Ok(1.0), |l| self.schedule.alpha_cumprod(l))?,
-        ))
+        Ok((level, level.map_or(Ok(1.0), |l| self.schedule.alpha_cumprod(l))?))
     }
 
     /// Inpaints `image` (`[N, C, ...]`, any rank) where `mask` is 0, keeping it where `mask` is
@@ -209,19 +200,11 @@ impl RepaintScheduler {
             let output = guided.evaluate(x.clone(), t as f64)?;
             let alpha = self.schedule.alpha_cumprod(t)?;
             let (_, alpha_prev) = self.level_below(t)?;
-            let denoised = self
-                .config
-                .prediction_type
-                .denoise(output, x.clone(), alpha, t)?;
-            let predicted = if self.config.clip_sample {
-                denoised.x0.clamp(-1.0, 1.0)
-            } else {
-                denoised.x0
-            };
+            let denoised = self.config.prediction_type.denoise(output, x.clone(), alpha, t)?;
+            let predicted =
+                if self.config.clip_sample { denoised.x0.clamp(-1.0, 1.0) } else { denoised.x0 };
             let sigma = self.config.eta
-                * ((1.0 - alpha_prev) / (1.0 - alpha) * (1.0 - alpha / alpha_prev))
-                    .max(0.0)
-                    .sqrt();
+                * ((1.0 - alpha_prev) / (1.0 - alpha) * (1.0 - alpha / alpha_prev)).max(0.0).sqrt();
             let noise = gaussian_like(&x, rng)?;
             let direction = (1.0 - alpha_prev - sigma * sigma).max(0.0).sqrt();
             let mut unknown = predicted
@@ -235,9 +218,7 @@ impl RepaintScheduler {
                 .clone()
                 .mul_scalar(alpha_prev.sqrt())
                 .add(noise.mul_scalar((1.0 - alpha_prev).sqrt()));
-            x = known
-                .mul(mask.clone())
-                .add(unknown.mul(unknown_mask.clone()));
+            x = known.mul(mask.clone()).add(unknown.mul(unknown_mask.clone()));
             x0 = Some(predicted);
             last = t;
         }
@@ -245,7 +226,7 @@ impl RepaintScheduler {
         Ok(SamplingOutput {
             pred_original_sample: x0.unwrap_or_else(|| x.clone()),
             sample: x,
-            network_evaluations: guided.evaluations(),
+            nfe: guided.evaluations(),
         })
     }
 
@@ -260,8 +241,7 @@ impl RepaintScheduler {
         let (level, _) = self.level_below(from)?;
         let beta = self.schedule.jump_beta(from, level)?;
         let noise = gaussian_like(&x, rng)?;
-        Ok(x.mul_scalar((1.0 - beta).sqrt())
-            .add(noise.mul_scalar(beta.sqrt())))
+        Ok(x.mul_scalar((1.0 - beta).sqrt()).add(noise.mul_scalar(beta.sqrt())))
     }
 }
 
@@ -275,19 +255,13 @@ fn check_mask<const D: usize>(image: &Tensor<D>, mask: &Tensor<D>) -> Result<()>
         mask: mask_dims.to_vec(),
         reason: reason.into(),
     };
-    if image_dims
-        .iter()
-        .zip(&mask_dims)
-        .any(|(&i, &m)| m != i && m != 1)
-    {
+    if image_dims.iter().zip(&mask_dims).any(|(&i, &m)| m != i && m != 1) {
         return Err(invalid("each axis must have the image's size or 1"));
     }
     let min = mask.clone().min().into_scalar::<f32>();
     let max = mask.clone().max().into_scalar::<f32>();
     if !(min >= 0.0 && max <= 1.0) {
-        return Err(invalid(&format!(
-            "values must lie in [0, 1] (1 = known), got [{min}, {max}]"
-        )));
+        return Err(invalid(&format!("values must lie in [0, 1] (1 = known), got [{min}, {max}]")));
     }
     Ok(())
 }
@@ -303,10 +277,8 @@ mod tests {
     fn jump_list_matches_diffusers_algorithm() {
         // n = 6, L = 2, r = 2: jump points {0, 2}, each revisited once.
         let list = repaint_timesteps(60, 6, 2, 2).unwrap();
-        let expected: Vec<usize> = [5, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0]
-            .iter()
-            .map(|k| k * 10)
-            .collect();
+        let expected: Vec<usize> =
+            [5, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0].iter().map(|k| k * 10).collect();
         assert_eq!(list, expected);
         assert_eq!(repaint_timesteps(60, 3, 5, 1).unwrap(), vec![40, 20, 0]);
         assert!(repaint_timesteps(60, 0, 2, 2).is_err());
@@ -328,8 +300,7 @@ mod tests {
         let target = truth.clone();
         let oracle = |x: Tensor<4>, t: Tensor<1>, _c: &Condition<4>| {
             let a = abar[t.slice(0..1).into_scalar::<f32>() as usize];
-            Ok(x.sub(target.clone().mul_scalar(a.sqrt()))
-                .div_scalar((1.0 - a).sqrt()))
+            Ok(x.sub(target.clone().mul_scalar(a.sqrt())).div_scalar((1.0 - a).sqrt()))
         };
         let repaint = RepaintConfig::new()
             .with_num_inference_steps(10)
@@ -347,25 +318,14 @@ mod tests {
                 &mut seeded_rng(3),
             )
             .unwrap();
-        assert_eq!(out.network_evaluations, repaint.network_evaluations());
-        assert!(out.network_evaluations > 10);
+        assert_eq!(out.nfe, repaint.nfe());
+        assert!(out.nfe > 10);
         let mask = mask.expand([2, 1, 4, 4]);
-        let known_error = out
-            .sample
-            .clone()
-            .sub(image)
-            .mul(mask.clone())
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let known_error =
+            out.sample.clone().sub(image).mul(mask.clone()).abs().max().into_scalar::<f32>();
         assert_eq!(known_error, 0.0);
-        let unknown_error = out
-            .sample
-            .sub(truth)
-            .mul(mask.neg().add_scalar(1.0))
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let unknown_error =
+            out.sample.sub(truth).mul(mask.neg().add_scalar(1.0)).abs().max().into_scalar::<f32>();
         assert!(unknown_error < 1e-4, "{unknown_error}");
     }
 
@@ -374,12 +334,7 @@ mod tests {
         let device = test_device();
         let repaint = RepaintConfig::new()
             .with_num_inference_steps(2)
-            .init(
-                ScheduleConfig::new()
-                    .with_num_train_timesteps(10)
-                    .init()
-                    .unwrap(),
-            )
+            .init(ScheduleConfig::new().with_num_train_timesteps(10).init().unwrap())
             .unwrap();
         let network = |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(x.zeros_like());
         let image = Tensor::<4>::zeros([2, 1, 4, 4], &device);
@@ -413,15 +368,10 @@ mod tests {
         );
         assert!(matches!(
             result,
-            Err(DiffusionError::Core(
-                medgen_core::CoreError::NonFinite { .. }
-            ))
+            Err(DiffusionError::Core(medgen_core::CoreError::NonFinite { .. }))
         ));
         assert!(
-            RepaintConfig::new()
-                .with_eta(2.0)
-                .init(ScheduleConfig::new().init().unwrap())
-                .is_err()
+            RepaintConfig::new().with_eta(2.0).init(ScheduleConfig::new().init().unwrap()).is_err()
         );
         assert!(
             RepaintConfig::new()

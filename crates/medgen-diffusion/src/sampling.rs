@@ -19,7 +19,7 @@ pub struct SamplingOutput<const D: usize> {
     pub pred_original_sample: Tensor<D>,
     /// The number of network evaluations (NFE): one per step; a guided step evaluates the
     /// conditional and null branches together in one call on a doubled batch and counts once.
-    pub network_evaluations: usize,
+    pub nfe: usize,
 }
 
 /// Runs the reverse process from `initial` (`x_T`, `[N, C, ...]`, any rank; scaled by the
@@ -32,23 +32,23 @@ pub struct SamplingOutput<const D: usize> {
 /// The network receives the timestep as a float `[N]` tensor. Everything stays on the
 /// device of `initial`; only the schedulers' finiteness checks read a scalar back.
 ///
-/// Errors: [`DiffusionError::TimestepsNotSet`], [`DiffusionError::GuidanceWithoutCondition`],
+/// Errors: [`DiffusionError::TimestepsNotSet`],
+/// [`CoreError::GuidanceWithoutCondition`](medgen_core::CoreError::GuidanceWithoutCondition),
 /// a shape error when the condition's batch differs from `N`, and any error of the network or
 /// the scheduler's `step`.
-pub fn sample<const D: usize, N, S, R>(
+pub fn sample<const D: usize, N, S>(
     network: &N,
     scheduler: &mut S,
     initial: Tensor<D>,
     condition: &Condition<D>,
     guidance: &GuidanceConfig,
-    rng: &mut R,
+    rng: &mut dyn Rng,
 ) -> Result<SamplingOutput<D>>
 where
     N: TimeConditionedNetwork<D> + ?Sized,
-    S: Scheduler,
-    R: Rng + ?Sized,
+    S: Scheduler<D> + ?Sized,
 {
-    let timesteps = scheduler.timesteps().to_vec();
+    let timesteps = scheduler.timesteps();
     if timesteps.is_empty() {
         return Err(DiffusionError::TimestepsNotSet);
     }
@@ -65,7 +65,7 @@ where
     Ok(SamplingOutput {
         pred_original_sample: x0.unwrap_or_else(|| x.clone()),
         sample: x,
-        network_evaluations: guided.evaluations(),
+        nfe: guided.evaluations(),
     })
 }
 
@@ -87,10 +87,8 @@ mod tests {
         scheduler.set_timesteps(8).unwrap();
         let oracle = |_x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(noise.clone());
         let start = scheduler.timesteps()[0];
-        let initial = scheduler
-            .schedule()
-            .add_noise(x0.clone(), noise.clone(), &[start, start])
-            .unwrap();
+        let initial =
+            scheduler.schedule().add_noise(x0.clone(), noise.clone(), &[start, start]).unwrap();
         let out = sample(
             &oracle,
             &mut scheduler,
@@ -100,7 +98,7 @@ mod tests {
             &mut seeded_rng(0),
         )
         .unwrap();
-        assert_eq!(out.network_evaluations, 8);
+        assert_eq!(out.nfe, 8);
         let err = out.sample.sub(x0).abs().max().into_scalar::<f32>();
         assert!(err < 1e-4, "error {err}");
     }
@@ -133,13 +131,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(calls.get(), 1);
-        assert_eq!(out.network_evaluations, 1);
+        assert_eq!(out.nfe, 1);
         // Sample prediction at t = 0 with no noise: x̂₀ = guided output = 3.
-        let x0 = out
-            .pred_original_sample
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let x0 = out.pred_original_sample.into_data().try_to_vec::<f32>().unwrap();
         assert!(x0.iter().all(|v| (v - 3.0).abs() < 1e-6), "{x0:?}");
     }
 
@@ -159,15 +153,8 @@ mod tests {
         scheduler.set_timesteps(2).unwrap();
         let guided = GuidanceConfig::new().with_scale(2.0);
         assert!(matches!(
-            sample(
-                &network,
-                &mut scheduler,
-                x.clone(),
-                &none,
-                &guided,
-                &mut rng
-            ),
-            Err(DiffusionError::GuidanceWithoutCondition { .. })
+            sample(&network, &mut scheduler, x.clone(), &none, &guided, &mut rng),
+            Err(DiffusionError::Core(medgen_core::CoreError::GuidanceWithoutCondition { .. }))
         ));
         let three = Condition::<4>::none().with_class(Tensor::<1, Int>::zeros([3], &device));
         assert!(sample(&network, &mut scheduler, x, &three, &plain, &mut rng).is_err());

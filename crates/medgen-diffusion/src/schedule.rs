@@ -82,21 +82,15 @@ impl ScheduleConfig {
     /// last `ᾱ` coincide.
     pub fn init(&self) -> Result<NoiseSchedule> {
         let betas = self.betas_f32()?;
-        let betas = if self.rescale_betas_zero_snr {
-            rescale_zero_terminal_snr(&betas)?
-        } else {
-            betas
-        };
+        let betas =
+            if self.rescale_betas_zero_snr { rescale_zero_terminal_snr(&betas)? } else { betas };
         Ok(NoiseSchedule::from_f32_betas(&betas))
     }
 
     fn betas_f32(&self) -> Result<Vec<f32>> {
         let n = self.num_train_timesteps;
         if n == 0 {
-            return Err(DiffusionError::config(
-                "num_train_timesteps",
-                "must be at least 1",
-            ));
+            return Err(DiffusionError::config("num_train_timesteps", "must be at least 1"));
         }
         if let Some(betas) = &self.trained_betas {
             return trained_betas_f32(betas, n);
@@ -158,16 +152,11 @@ fn trained_betas_f32(betas: &[f64], n: usize) -> Result<Vec<f32>> {
     if betas.len() != n {
         return Err(DiffusionError::config(
             "trained_betas",
-            format!(
-                "expected num_train_timesteps = {n} values, got {}",
-                betas.len()
-            ),
+            format!("expected num_train_timesteps = {n} values, got {}", betas.len()),
         ));
     }
-    if let Some((t, b)) = betas
-        .iter()
-        .enumerate()
-        .find(|(_, b)| !(b.is_finite() && **b > 0.0 && **b <= 1.0))
+    if let Some((t, b)) =
+        betas.iter().enumerate().find(|(_, b)| !(b.is_finite() && **b > 0.0 && **b <= 1.0))
     {
         return Err(DiffusionError::config(
             "trained_betas",
@@ -179,11 +168,7 @@ fn trained_betas_f32(betas: &[f64], n: usize) -> Result<Vec<f32>> {
 
 /// diffusers' `betas_for_alpha_bar` with the cosine transform, in f64, rounded to float32.
 fn cosine_betas(n: usize, max_beta: f64) -> Vec<f32> {
-    let alpha_bar = |s: f64| {
-        ((s + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2)
-            .cos()
-            .powi(2)
-    };
+    let alpha_bar = |s: f64| ((s + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2).cos().powi(2);
     (0..n)
         .map(|i| {
             let t1 = i as f64 / n as f64;
@@ -227,11 +212,7 @@ impl NoiseSchedule {
         let alphas: Vec<f32> = betas.iter().map(|b| 1.0 - b).collect();
         let alphas_cumprod = cumprod_f32(&alphas);
         let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect();
-        Self {
-            betas: widen(betas),
-            alphas: widen(&alphas),
-            alphas_cumprod: widen(&alphas_cumprod),
-        }
+        Self { betas: widen(betas), alphas: widen(&alphas), alphas_cumprod: widen(&alphas_cumprod) }
     }
 
     /// The number of training timesteps `T`.
@@ -256,13 +237,10 @@ impl NoiseSchedule {
 
     /// `ᾱ_t`, or [`DiffusionError::TimestepOutOfRange`] unless `t < T`.
     pub fn alpha_cumprod(&self, t: usize) -> Result<f64> {
-        self.alphas_cumprod
-            .get(t)
-            .copied()
-            .ok_or(DiffusionError::TimestepOutOfRange {
-                timestep: t,
-                num_train_timesteps: self.num_train_timesteps(),
-            })
+        self.alphas_cumprod.get(t).copied().ok_or(DiffusionError::TimestepOutOfRange {
+            timestep: t,
+            num_train_timesteps: self.num_train_timesteps(),
+        })
     }
 
     /// The beta of the jump from timestep `t` back to timestep `to` (`None`: the clean level,
@@ -301,10 +279,7 @@ mod tests {
 
     fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
         assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max)
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
     }
 
     #[test]
@@ -318,10 +293,7 @@ mod tests {
         ];
         for (name, schedule) in cases {
             let expected = &refs.schedules[name];
-            let got = ScheduleConfig::new()
-                .with_beta_schedule(schedule)
-                .init()
-                .unwrap();
+            let got = ScheduleConfig::new().with_beta_schedule(schedule).init().unwrap();
             assert_eq!(got.num_train_timesteps(), refs.num_train_timesteps);
             let db = max_abs_diff(got.betas(), &expected.betas);
             let da = max_abs_diff(got.alphas_cumprod(), &expected.alphas_cumprod);
@@ -340,10 +312,7 @@ mod tests {
 
     #[test]
     fn derived_quantities_follow_their_definitions() {
-        let schedule = ScheduleConfig::new()
-            .with_num_train_timesteps(50)
-            .init()
-            .unwrap();
+        let schedule = ScheduleConfig::new().with_num_train_timesteps(50).init().unwrap();
         let mut product = 1.0;
         for t in 0..50 {
             assert!((schedule.alphas()[t] - (1.0 - schedule.betas()[t])).abs() < 1e-7);
@@ -367,11 +336,7 @@ mod tests {
     fn zero_terminal_snr_keeps_the_first_and_zeroes_the_last_step() {
         let base = ScheduleConfig::new().with_beta_schedule(BetaSchedule::ScaledLinear);
         let plain = base.init().unwrap();
-        let rescaled = base
-            .clone()
-            .with_rescale_betas_zero_snr(true)
-            .init()
-            .unwrap();
+        let rescaled = base.clone().with_rescale_betas_zero_snr(true).init().unwrap();
         let abar = rescaled.alphas_cumprod();
         assert_eq!(abar[999], 0.0);
         assert_eq!(rescaled.snr()[999], 0.0);
@@ -410,9 +375,7 @@ mod tests {
             ScheduleConfig::new().with_num_train_timesteps(0),
             ScheduleConfig::new().with_beta_start(0.0),
             ScheduleConfig::new().with_beta_end(1.5),
-            ScheduleConfig::new()
-                .with_beta_start(0.1)
-                .with_beta_end(0.01),
+            ScheduleConfig::new().with_beta_start(0.1).with_beta_end(0.01),
             ScheduleConfig::new().with_beta_start(f64::NAN),
             ScheduleConfig::new()
                 .with_beta_schedule(BetaSchedule::SquaredCosCapV2)
@@ -428,10 +391,7 @@ mod tests {
         ];
         for config in bad {
             let err = config.init().unwrap_err();
-            assert!(
-                matches!(err, DiffusionError::Core(_)),
-                "{config:?} gave {err}"
-            );
+            assert!(matches!(err, DiffusionError::Core(_)), "{config:?} gave {err}");
         }
     }
 }

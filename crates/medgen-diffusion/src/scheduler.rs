@@ -5,6 +5,7 @@ use burn::tensor::Tensor;
 use rand::Rng;
 
 use crate::error::{DiffusionError, Result};
+use crate::sigma_scheduler::SigmaStep;
 
 /// What one scheduler step returns (diffusers' `SchedulerOutput`).
 #[derive(Clone, Debug)]
@@ -16,48 +17,102 @@ pub struct StepOutput<const D: usize> {
     pub pred_original_sample: Tensor<D>,
 }
 
-/// A reverse-process scheduler that the generic sampling loop ([`crate::sampling`]) drives.
+/// A timestep a [`Scheduler`] visits: one network evaluation each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Timestep {
+    /// An integer training timestep `t ∈ 0..T` (DDPM, DDIM, DDIM inversion).
+    Discrete(usize),
+    /// A point of a sigma grid (Euler, Heun, DPM-Solver++ 2M).
+    Sigma(SigmaStep),
+}
+
+impl Timestep {
+    /// The time the network is conditioned on: `t` for an integer timestep, the fractional
+    /// timestep of `σ` for a sigma-grid step.
+    pub fn model_time(self) -> f64 {
+        match self {
+            Self::Discrete(t) => t as f64,
+            Self::Sigma(step) => step.time,
+        }
+    }
+
+    /// The integer timestep, or an `InvalidConfig` error naming `timestep` for a sigma-grid
+    /// step (given to a scheduler over integer timesteps).
+    pub fn discrete(self) -> Result<usize> {
+        match self {
+            Self::Discrete(t) => Ok(t),
+            Self::Sigma(_) => Err(DiffusionError::config(
+                "timestep",
+                "an integer timestep was expected, got a sigma-grid step",
+            )),
+        }
+    }
+
+    /// The sigma-grid step, or an `InvalidConfig` error naming `timestep` for an integer
+    /// timestep (given to a sigma-grid scheduler).
+    pub fn sigma_step(self) -> Result<SigmaStep> {
+        match self {
+            Self::Sigma(step) => Ok(step),
+            Self::Discrete(_) => Err(DiffusionError::config(
+                "timestep",
+                "a sigma-grid step was expected, got an integer timestep",
+            )),
+        }
+    }
+}
+
+impl From<usize> for Timestep {
+    fn from(t: usize) -> Self {
+        Self::Discrete(t)
+    }
+}
+
+impl From<SigmaStep> for Timestep {
+    fn from(step: SigmaStep) -> Self {
+        Self::Sigma(step)
+    }
+}
+
+/// A reverse-process scheduler that the generic sampling loop ([`crate::sampling`]) drives,
+/// for samples of rank `D` (`4` for images `[N, C, H, W]`, `5` for volumes).
 ///
 /// The loop calls, for each of [`Scheduler::timesteps`] in order: the network at
 /// ([`Scheduler::scale_model_input`] of the sample, [`Scheduler::model_time`] of the timestep),
 /// then [`Scheduler::step`] with its output. The number of timesteps is the number of network
 /// evaluations. Multistep and multi-stage solvers keep state between steps (hence `&mut self`)
 /// and start afresh at their first timestep.
-pub trait Scheduler {
-    /// What identifies a timestep: an integer in `0..T` for DDPM and DDIM, a
-    /// [`SigmaStep`](crate::sigma_scheduler::SigmaStep) for the samplers on a sigma grid.
-    type Timestep: Copy + std::fmt::Debug;
-
+///
+/// The trait is object-safe: [`SchedulerConfig::build`](crate::SchedulerConfig::build) returns
+/// a `Box<dyn Scheduler<D>>`, so a program picks its sampler by name at run time.
+pub trait Scheduler<const D: usize> {
     /// Chooses `num_inference_steps` steps; fails with [`DiffusionError::InvalidStepCount`]
     /// unless `1 ≤ num_inference_steps ≤ T`.
     fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()>;
 
     /// The timesteps to visit, in order, one network evaluation each (empty before
     /// `set_timesteps` for schedulers that need it).
-    fn timesteps(&self) -> &[Self::Timestep];
+    fn timesteps(&self) -> Vec<Timestep>;
 
     /// The time the network is conditioned on at `timestep` (diffusion timesteps, possibly
-    /// fractional).
-    fn model_time(&self, timestep: Self::Timestep) -> f64;
+    /// fractional): [`Timestep::model_time`].
+    fn model_time(&self, timestep: Timestep) -> f64 {
+        timestep.model_time()
+    }
 
     /// The network input for `sample` at `timestep` (identity for DDPM and DDIM; `x / √(σ²+1)`
     /// for samplers whose sample lives at scale `x₀ + σ ε`).
-    fn scale_model_input<const D: usize>(
-        &self,
-        sample: Tensor<D>,
-        _timestep: Self::Timestep,
-    ) -> Tensor<D> {
+    fn scale_model_input(&self, sample: Tensor<D>, _timestep: Timestep) -> Tensor<D> {
         sample
     }
 
     /// One step from `sample` at `timestep` given the network output `model_output`
-    /// (shapes `[N, C, ...]`, any rank), drawing any noise from `rng`.
-    fn step<const D: usize, R: Rng + ?Sized>(
+    /// (shapes `[N, C, ...]`), drawing any noise from `rng`.
+    fn step(
         &mut self,
         model_output: Tensor<D>,
-        timestep: Self::Timestep,
+        timestep: Timestep,
         sample: Tensor<D>,
-        rng: &mut R,
+        rng: &mut dyn Rng,
     ) -> Result<StepOutput<D>>;
 
     /// The standard deviation of the initial noise `x_T ~ N(0, σ² I)` the caller draws
@@ -94,4 +149,9 @@ pub(crate) fn ensure_finite_output<const D: usize>(
 ) -> Result<()> {
     medgen_core::check::ensure_finite(model_output, "model output")
         .map_err(|_| DiffusionError::NonFiniteModelOutput { timestep })
+}
+
+/// Integer timesteps as [`Timestep::Discrete`] values.
+pub(crate) fn discrete_timesteps(timesteps: &[usize]) -> Vec<Timestep> {
+    timesteps.iter().map(|&t| Timestep::Discrete(t)).collect()
 }

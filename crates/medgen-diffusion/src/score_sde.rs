@@ -47,18 +47,12 @@ pub enum ScoreSde {
 impl ScoreSde {
     /// The VP SDE with Song et al.'s `β_min = 0.1`, `β_max = 20`.
     pub fn vp() -> Self {
-        Self::Vp {
-            beta_min: 0.1,
-            beta_max: 20.0,
-        }
+        Self::Vp { beta_min: 0.1, beta_max: 20.0 }
     }
 
     /// The VE SDE with Song et al.'s `σ_min = 0.01`, `σ_max = 50`.
     pub fn ve() -> Self {
-        Self::Ve {
-            sigma_min: 0.01,
-            sigma_max: 50.0,
-        }
+        Self::Ve { sigma_min: 0.01, sigma_max: 50.0 }
     }
 
     /// Checks the parameters (`InvalidConfig` otherwise): `0 < β_min ≤ β_max` finite, or
@@ -71,10 +65,7 @@ impl ScoreSde {
                     && beta_min > 0.0
                     && beta_max >= beta_min
             }
-            Self::Ve {
-                sigma_min,
-                sigma_max,
-            } => {
+            Self::Ve { sigma_min, sigma_max } => {
                 sigma_min.is_finite()
                     && sigma_max.is_finite()
                     && sigma_min > 0.0
@@ -108,10 +99,7 @@ impl ScoreSde {
     pub fn diffusion(&self, t: f64) -> f64 {
         match *self {
             Self::Vp { beta_min, beta_max } => (beta_min + t * (beta_max - beta_min)).sqrt(),
-            Self::Ve {
-                sigma_min,
-                sigma_max,
-            } => {
+            Self::Ve { sigma_min, sigma_max } => {
                 let log_ratio = (sigma_max / sigma_min).ln();
                 sigma_min * (sigma_max / sigma_min).powf(t) * (2.0 * log_ratio).sqrt()
             }
@@ -125,10 +113,7 @@ impl ScoreSde {
                 let log_mean = -0.25 * t * t * (beta_max - beta_min) - 0.5 * t * beta_min;
                 (log_mean.exp(), (-(2.0 * log_mean).exp_m1()).sqrt())
             }
-            Self::Ve {
-                sigma_min,
-                sigma_max,
-            } => (1.0, sigma_min * (sigma_max / sigma_min).powf(t)),
+            Self::Ve { sigma_min, sigma_max } => (1.0, sigma_min * (sigma_max / sigma_min).powf(t)),
         }
     }
 
@@ -224,10 +209,7 @@ impl SdeSamplerConfig {
                 ));
             }
             if corrector.steps == 0 {
-                return Err(DiffusionError::config(
-                    "corrector steps",
-                    "must be at least 1",
-                ));
+                return Err(DiffusionError::config("corrector steps", "must be at least 1"));
             }
         }
         Ok(())
@@ -237,13 +219,7 @@ impl SdeSamplerConfig {
     pub fn times(&self) -> Vec<f64> {
         let n = self.steps as f64;
         (0..=self.steps)
-            .map(|i| {
-                if i == self.steps {
-                    self.eps
-                } else {
-                    1.0 - i as f64 * (1.0 - self.eps) / n
-                }
-            })
+            .map(|i| if i == self.steps { self.eps } else { 1.0 - i as f64 * (1.0 - self.eps) / n })
             .collect()
     }
 }
@@ -272,7 +248,7 @@ where
 ///
 /// `s = −ε̂/std(t)` from the ε-`network` (classifier-free `guidance` of `condition` applies to
 /// `ε̂`). Returns the last `x̄` (with `denoise_final`) or `x`, the `x̂₀ = (x − std ε̂)/m` of the
-/// last network evaluation, and `network_evaluations = N · (1 + corrector steps)`. Every
+/// last network evaluation, and `nfe = N · (1 + corrector steps)`. Every
 /// random draw comes from `rng`; everything stays on the device until one finiteness check of
 /// the result (a NaN network output ends as a `NonFinite` error).
 ///
@@ -305,9 +281,7 @@ where
                 let (grad, _) = score(&mut guided, config, x.clone(), t)?;
                 let noise = gaussian_like(&x, rng)?;
                 let ratio = mean_norm(noise.clone()).div(mean_norm(grad.clone()).clamp_min(1e-20));
-                let step = ratio
-                    .powi_scalar(2)
-                    .mul_scalar(2.0 * alpha * corrector.snr.powi(2));
+                let step = ratio.powi_scalar(2).mul_scalar(2.0 * alpha * corrector.snr.powi(2));
                 let step: Tensor<D> = step.reshape([1; D]);
                 x_mean = x.add(grad.mul(step.clone()));
                 x = x_mean.clone().add(noise.mul(step.mul_scalar(2.0).sqrt()));
@@ -333,18 +307,14 @@ where
     Ok(SamplingOutput {
         sample: if config.denoise_final { x_mean } else { x },
         pred_original_sample,
-        network_evaluations: guided.evaluations(),
+        nfe: guided.evaluations(),
     })
 }
 
 /// The batch mean of the per-item L2 norms of `x` (`[N, ...]`), as a `[1]` tensor.
 fn mean_norm<const D: usize>(x: Tensor<D>) -> Tensor<1> {
     let batch = x.dims()[0];
-    x.reshape([batch as i32, -1])
-        .powi_scalar(2)
-        .sum_dim(1)
-        .sqrt()
-        .mean()
+    x.reshape([batch as i32, -1]).powi_scalar(2).sum_dim(1).sqrt().mean()
 }
 
 #[cfg(test)]
@@ -416,12 +386,8 @@ mod tests {
         let values = out.sample.into_data().try_to_vec::<f32>().unwrap();
         let n = values.len() as f64;
         let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let var = values
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
-        (mean, var, out.network_evaluations)
+        let var = values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var, out.nfe)
     }
 
     fn items() -> usize {
@@ -473,14 +439,8 @@ mod tests {
     #[test]
     fn invalid_settings_are_rejected() {
         let bad = [
-            SdeSamplerConfig::new(ScoreSde::Vp {
-                beta_min: 0.0,
-                beta_max: 20.0,
-            }),
-            SdeSamplerConfig::new(ScoreSde::Ve {
-                sigma_min: 1.0,
-                sigma_max: 0.5,
-            }),
+            SdeSamplerConfig::new(ScoreSde::Vp { beta_min: 0.0, beta_max: 20.0 }),
+            SdeSamplerConfig::new(ScoreSde::Ve { sigma_min: 1.0, sigma_max: 0.5 }),
             SdeSamplerConfig::new(ScoreSde::vp()).with_steps(0),
             SdeSamplerConfig::new(ScoreSde::vp()).with_eps(0.0),
             SdeSamplerConfig::new(ScoreSde::vp())
@@ -502,9 +462,7 @@ mod tests {
         );
         assert!(matches!(
             result,
-            Err(DiffusionError::Core(
-                medgen_core::CoreError::NonFinite { .. }
-            ))
+            Err(DiffusionError::Core(medgen_core::CoreError::NonFinite { .. }))
         ));
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DiffusionError, Result};
 use crate::prediction::PredictionType;
 use crate::schedule::{BetaSchedule, ScheduleConfig};
-use crate::scheduler::{Scheduler, StepOutput, ensure_finite_output, ensure_same_shape};
+use crate::scheduler::{Scheduler, StepOutput, Timestep, ensure_finite_output, ensure_same_shape};
 use crate::sigmas::{LogSigmaTable, SigmaGrid};
 
 /// The ODE solver of a [`SigmaScheduler`].
@@ -114,11 +114,7 @@ struct Memory {
 impl Memory {
     fn new<const D: usize>(sample: Option<Tensor<D>>, value: Tensor<D>) -> Self {
         let dims = value.dims().to_vec();
-        Self {
-            sample: sample.map(|s| s.flatten(0, D - 1)),
-            value: value.flatten(0, D - 1),
-            dims,
-        }
+        Self { sample: sample.map(|s| s.flatten(0, D - 1)), value: value.flatten(0, D - 1), dims }
     }
 
     fn unflatten<const D: usize>(&self, flat: Tensor<1>) -> Result<Tensor<D>> {
@@ -205,11 +201,7 @@ impl SigmaScheduler {
         sigmas: &[f64],
     ) -> Result<Tensor<D>> {
         let (sigma, sigma_next) = (sigmas[interval], sigmas[interval + 1]);
-        let previous = if interval == 0 {
-            None
-        } else {
-            self.state.take()
-        };
+        let previous = if interval == 0 { None } else { self.state.take() };
         self.state = Some(Memory::new(None, x0.clone()));
         if sigma_next == 0.0 {
             return Ok(x0);
@@ -224,28 +216,19 @@ impl SigmaScheduler {
             }
             None => x0,
         };
-        Ok(x.mul_scalar(sigma_next / sigma)
-            .sub(denoised.mul_scalar((-h).exp_m1())))
+        Ok(x.mul_scalar(sigma_next / sigma).sub(denoised.mul_scalar((-h).exp_m1())))
     }
 }
 
-impl Scheduler for SigmaScheduler {
-    type Timestep = SigmaStep;
-
-    fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
-        let grid = SigmaGrid::new(
-            &self.table,
-            num_inference_steps,
-            self.config.use_karras_sigmas,
-        )?;
+impl SigmaScheduler {
+    /// Chooses `num_inference_steps` intervals of the sigma grid (Karras or evenly spaced
+    /// timesteps); Heun adds a corrector evaluation to every interval but the last.
+    /// Fails with [`DiffusionError::InvalidStepCount`] unless `1 ≤ n ≤ T`.
+    pub fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
+        let grid = SigmaGrid::new(&self.table, num_inference_steps, self.config.use_karras_sigmas)?;
         let mut steps = Vec::new();
         for (interval, (&sigma, &time)) in grid.sigmas.iter().zip(&grid.times).enumerate() {
-            steps.push(SigmaStep {
-                interval,
-                corrector: false,
-                sigma,
-                time,
-            });
+            steps.push(SigmaStep { interval, corrector: false, sigma, time });
             let next = grid.sigmas[interval + 1];
             if self.config.solver == SigmaSolver::Heun && next > 0.0 {
                 steps.push(SigmaStep {
@@ -262,36 +245,27 @@ impl Scheduler for SigmaScheduler {
         Ok(())
     }
 
-    fn timesteps(&self) -> &[SigmaStep] {
+    /// The network evaluations of the current run, in order (empty before
+    /// [`Self::set_timesteps`]).
+    pub fn timesteps(&self) -> &[SigmaStep] {
         &self.steps
     }
 
-    fn model_time(&self, timestep: SigmaStep) -> f64 {
-        timestep.time
-    }
-
-    /// `x / √(σ²+1)`: the VP sample the network was trained on.
-    fn scale_model_input<const D: usize>(
-        &self,
-        sample: Tensor<D>,
-        timestep: SigmaStep,
-    ) -> Tensor<D> {
-        sample.div_scalar((timestep.sigma * timestep.sigma + 1.0).sqrt())
-    }
-
-    fn step<const D: usize, R: Rng + ?Sized>(
+    /// One solver step from `sample` at the grid point `timestep` (one of
+    /// [`Self::timesteps`]) given the network output there (shapes `[N, C, ...]`, any rank).
+    /// Deterministic.
+    ///
+    /// # Errors
+    /// [`DiffusionError::TimestepsNotSet`], [`DiffusionError::InvalidTimesteps`] for a step
+    /// that is not on the grid, [`DiffusionError::ModelOutputShape`] and
+    /// [`DiffusionError::NonFiniteModelOutput`].
+    pub fn step<const D: usize>(
         &mut self,
         model_output: Tensor<D>,
         timestep: SigmaStep,
         sample: Tensor<D>,
-        _rng: &mut R,
     ) -> Result<StepOutput<D>> {
-        let sigmas = self
-            .grid
-            .as_ref()
-            .ok_or(DiffusionError::TimestepsNotSet)?
-            .sigmas
-            .clone();
+        let sigmas = self.grid.as_ref().ok_or(DiffusionError::TimestepsNotSet)?.sigmas.clone();
         let interval = timestep.interval;
         if interval + 1 >= sigmas.len() {
             return Err(DiffusionError::TimestepOutOfRange {
@@ -326,18 +300,46 @@ impl Scheduler for SigmaScheduler {
                 self.dpm_step(sample, x0.clone(), interval, &sigmas)?
             }
         };
-        Ok(StepOutput {
-            prev_sample,
-            pred_original_sample: x0,
-        })
+        Ok(StepOutput { prev_sample, pred_original_sample: x0 })
     }
 
     /// `√(σ_0² + 1)`: the standard deviation of `x₀ + σ_0 ε` for unit-variance data (1 before
     /// `set_timesteps`).
+    pub fn init_noise_sigma(&self) -> f64 {
+        self.grid.as_ref().map_or(1.0, |g| (g.sigmas[0] * g.sigmas[0] + 1.0).sqrt())
+    }
+}
+
+impl<const D: usize> Scheduler<D> for SigmaScheduler {
+    fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
+        SigmaScheduler::set_timesteps(self, num_inference_steps)
+    }
+
+    fn timesteps(&self) -> Vec<Timestep> {
+        self.steps.iter().map(|&step| Timestep::Sigma(step)).collect()
+    }
+
+    /// `x / √(σ²+1)`: the VP sample the network was trained on (unscaled for an integer
+    /// timestep, which a sigma scheduler never visits).
+    fn scale_model_input(&self, sample: Tensor<D>, timestep: Timestep) -> Tensor<D> {
+        match timestep {
+            Timestep::Sigma(step) => sample.div_scalar((step.sigma * step.sigma + 1.0).sqrt()),
+            Timestep::Discrete(_) => sample,
+        }
+    }
+
+    fn step(
+        &mut self,
+        model_output: Tensor<D>,
+        timestep: Timestep,
+        sample: Tensor<D>,
+        _rng: &mut dyn Rng,
+    ) -> Result<StepOutput<D>> {
+        SigmaScheduler::step(self, model_output, timestep.sigma_step()?, sample)
+    }
+
     fn init_noise_sigma(&self) -> f64 {
-        self.grid
-            .as_ref()
-            .map_or(1.0, |g| (g.sigmas[0] * g.sigmas[0] + 1.0).sqrt())
+        SigmaScheduler::init_noise_sigma(self)
     }
 }
 
@@ -401,7 +403,7 @@ mod tests {
         )
         .unwrap();
         let err = out.sample.sub(expected).abs().max().into_scalar::<f32>();
-        (err, out.network_evaluations)
+        (err, out.nfe)
     }
 
     #[test]
@@ -418,11 +420,7 @@ mod tests {
             let (coarse, nfe_coarse) = solve(solver, karras, 16);
             let (fine, nfe_fine) = solve(solver, karras, 64);
             let nfe = |n: usize| {
-                if solver == SigmaSolver::Heun {
-                    2 * n - 1
-                } else {
-                    n
-                }
+                if solver == SigmaSolver::Heun { 2 * n - 1 } else { n }
             };
             assert_eq!((nfe_coarse, nfe_fine), (nfe(16), nfe(64)));
             assert!(
@@ -437,25 +435,20 @@ mod tests {
         let device = test_device();
         let mut scheduler = SigmaSchedulerConfig::new().init().unwrap();
         let x = Tensor::<4>::zeros([1, 1, 2, 2], &device);
-        let step = SigmaStep {
-            interval: 0,
-            corrector: false,
-            sigma: 1.0,
-            time: 500.0,
-        };
+        let step = SigmaStep { interval: 0, corrector: false, sigma: 1.0, time: 500.0 };
         assert!(matches!(
-            scheduler.step(x.clone(), step, x.clone(), &mut seeded_rng(0)),
+            scheduler.step(x.clone(), step, x.clone()),
             Err(DiffusionError::TimestepsNotSet)
         ));
         scheduler.set_timesteps(4).unwrap();
         assert!(matches!(
-            scheduler.step(x.clone(), step, x.clone(), &mut seeded_rng(0)),
+            scheduler.step(x.clone(), step, x.clone()),
             Err(DiffusionError::InvalidTimesteps { .. })
         ));
         let step = scheduler.timesteps()[0];
         let wrong = Tensor::<4>::zeros([1, 2, 2, 2], &device);
         assert!(matches!(
-            scheduler.step(wrong, step, x, &mut seeded_rng(0)),
+            scheduler.step(wrong, step, x),
             Err(DiffusionError::ModelOutputShape { .. })
         ));
         assert!(scheduler.set_timesteps(0).is_err());

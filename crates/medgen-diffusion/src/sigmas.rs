@@ -20,11 +20,8 @@ impl LogSigmaTable {
     /// The table of `schedule`; fails with `InvalidConfig` if some `ᾱ_t` is 0 (a
     /// zero-terminal-SNR schedule has `σ = ∞` at its last timestep).
     pub fn new(schedule: &NoiseSchedule) -> Result<Self> {
-        let log_sigmas: Vec<f64> = schedule
-            .alphas_cumprod()
-            .iter()
-            .map(|&a| 0.5 * ((1.0 - a) / a).ln())
-            .collect();
+        let log_sigmas: Vec<f64> =
+            schedule.alphas_cumprod().iter().map(|&a| 0.5 * ((1.0 - a) / a).ln()).collect();
         if log_sigmas.iter().any(|s| !s.is_finite()) {
             return Err(DiffusionError::config(
                 "schedule",
@@ -77,11 +74,7 @@ pub fn karras_sigmas(sigma_min: f64, sigma_max: f64, n: usize, rho: f64) -> Vec<
     let (min_inv, max_inv) = (sigma_min.powf(1.0 / rho), sigma_max.powf(1.0 / rho));
     (0..n)
         .map(|i| {
-            let ramp = if n > 1 {
-                i as f64 / (n - 1) as f64
-            } else {
-                0.0
-            };
+            let ramp = if n > 1 { i as f64 / (n - 1) as f64 } else { 0.0 };
             (max_inv + ramp * (min_inv - max_inv)).powf(rho)
         })
         .collect()
@@ -118,11 +111,7 @@ impl SigmaGrid {
             let last = (t_max - 1) as f64;
             (0..n)
                 .map(|i| {
-                    let t = if n > 1 {
-                        last * (1.0 - i as f64 / (n - 1) as f64)
-                    } else {
-                        last
-                    };
+                    let t = if n > 1 { last * (1.0 - i as f64 / (n - 1) as f64) } else { last };
                     (table.t_to_sigma(t), t)
                 })
                 .unzip()
@@ -154,19 +143,13 @@ mod tests {
         let a = schedule.alphas_cumprod()[500];
         assert!((table.t_to_sigma(500.0) - ((1.0 - a) / a).sqrt()).abs() < 1e-12);
         for t in [0.0, 0.25, 17.5, 500.0, 998.9, 999.0] {
-            assert!(
-                (table.sigma_to_t(table.t_to_sigma(t)) - t).abs() < 1e-9,
-                "t = {t}"
-            );
+            assert!((table.sigma_to_t(table.t_to_sigma(t)) - t).abs() < 1e-9, "t = {t}");
         }
         let grid = SigmaGrid::new(&table, 10, true).unwrap();
         assert_eq!(grid.sigmas.len(), 11);
         assert!((grid.times[0] - 999.0).abs() < 1e-9 && grid.times[9].abs() < 1e-9);
         assert!(SigmaGrid::new(&table, 0, false).is_err());
-        let zero_snr = ScheduleConfig::new()
-            .with_rescale_betas_zero_snr(true)
-            .init()
-            .unwrap();
+        let zero_snr = ScheduleConfig::new().with_rescale_betas_zero_snr(true).init().unwrap();
         assert!(LogSigmaTable::new(&zero_snr).is_err());
     }
 }

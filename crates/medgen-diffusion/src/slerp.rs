@@ -22,21 +22,14 @@ pub fn slerp<const D: usize>(a: Tensor<D>, b: Tensor<D>, s: f64) -> Result<Tenso
     medgen_core::check::ensure_non_empty(&dims, "slerp input")?;
     medgen_core::check::ensure_shape(&b.dims(), &dims, "slerp end point")?;
     if !s.is_finite() {
-        return Err(DiffusionError::config(
-            "slerp fraction",
-            format!("must be finite, got {s}"),
-        ));
+        return Err(DiffusionError::config("slerp fraction", format!("must be finite, got {s}")));
     }
     let items = dims[0];
     let size = dims[1..].iter().product();
     let (fa, fb): (Tensor<2>, Tensor<2>) = (a.reshape([items, size]), b.reshape([items, size]));
     let norm = |x: &Tensor<2>| x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-30);
-    let cosine = fa
-        .clone()
-        .mul(fb.clone())
-        .sum_dim(1)
-        .div(norm(&fa).mul(norm(&fb)))
-        .clamp(-1.0, 1.0);
+    let cosine =
+        fa.clone().mul(fb.clone()).sum_dim(1).div(norm(&fa).mul(norm(&fb))).clamp(-1.0, 1.0);
     let parallel = cosine.clone().abs().greater_elem(PARALLEL_COSINE);
     let theta = cosine.acos();
     let sin_theta = theta.clone().sin().clamp_min(1e-12);
@@ -46,11 +39,7 @@ pub fn slerp<const D: usize>(a: Tensor<D>, b: Tensor<D>, s: f64) -> Result<Tenso
         .sin()
         .div(sin_theta.clone())
         .mask_fill(parallel.clone(), 1.0 - s);
-    let weight_b = theta
-        .mul_scalar(s)
-        .sin()
-        .div(sin_theta)
-        .mask_fill(parallel, s);
+    let weight_b = theta.mul_scalar(s).sin().div(sin_theta).mask_fill(parallel, s);
     Ok(fa.mul(weight_a).add(fb.mul(weight_b)).reshape(dims))
 }
 

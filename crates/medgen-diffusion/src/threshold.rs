@@ -63,9 +63,7 @@ impl SampleLimit {
                     format!("must be finite and positive, got {clip_sample_range}"),
                 ));
             }
-            Ok(Self::Clip {
-                range: clip_sample_range,
-            })
+            Ok(Self::Clip { range: clip_sample_range })
         } else {
             Ok(Self::Unlimited)
         }
@@ -100,15 +98,9 @@ pub fn dynamic_threshold<const D: usize>(x0: Tensor<D>, ratio: f64, max_value: f
     let frac = position - below as f64;
     let low = sorted.clone().narrow(1, below, 1);
     let high = sorted.narrow(1, above, 1);
-    let threshold = low
-        .clone()
-        .add(high.sub(low).mul_scalar(frac))
-        .clamp(1.0, max_value)
-        .expand([n, m]);
-    flat.max_pair(threshold.clone().neg())
-        .min_pair(threshold.clone())
-        .div(threshold)
-        .reshape(dims)
+    let threshold =
+        low.clone().add(high.sub(low).mul_scalar(frac)).clamp(1.0, max_value).expand([n, m]);
+    flat.max_pair(threshold.clone().neg()).min_pair(threshold.clone()).div(threshold).reshape(dims)
 }
 
 #[cfg(test)]
@@ -130,15 +122,11 @@ mod tests {
     fn dynamic_threshold_matches_a_host_quantile() {
         let device = test_device();
         // Item 0: |x| = 0..=9 over 10 elements; item 1: small values (threshold clamps to 1).
-        let mut values: Vec<f32> = (0..10)
-            .map(|i| if i % 2 == 0 { i as f32 } else { -(i as f32) })
-            .collect();
+        let mut values: Vec<f32> =
+            (0..10).map(|i| if i % 2 == 0 { i as f32 } else { -(i as f32) }).collect();
         values.extend((0..10).map(|i| 0.05 * i as f32));
         let x = Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 1, 2, 5]), &device);
-        let got = dynamic_threshold(x, 0.8, 5.0)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let got = dynamic_threshold(x, 0.8, 5.0).into_data().try_to_vec::<f32>().unwrap();
         // quantile(0..=9, 0.8) = 7.2, below max_value 5 -> s = 5.
         for (g, v) in got[..10].iter().zip(&values[..10]) {
             assert!((g - v.clamp(-5.0, 5.0) / 5.0).abs() < 1e-6);
@@ -147,10 +135,7 @@ mod tests {
             assert!((g - v).abs() < 1e-6);
         }
         let wide = Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 1, 2, 5]), &device);
-        let got = dynamic_threshold(wide, 0.5, 100.0)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let got = dynamic_threshold(wide, 0.5, 100.0).into_data().try_to_vec::<f32>().unwrap();
         // quantile(0..=9, 0.5) = 4.5.
         assert!((got[9] - (-1.0)).abs() < 1e-6);
         assert!((got[3] - (-3.0 / 4.5)).abs() < 1e-6);

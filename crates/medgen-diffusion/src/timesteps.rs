@@ -47,10 +47,7 @@ pub struct InferenceTimesteps {
 impl InferenceTimesteps {
     /// All training timesteps `T−1, …, 0` (a DDPM scheduler's state before `set_timesteps`).
     pub fn all(num_train_timesteps: usize) -> Self {
-        Self {
-            timesteps: (0..num_train_timesteps).rev().collect(),
-            origin: Origin::Listed,
-        }
+        Self { timesteps: (0..num_train_timesteps).rev().collect(), origin: Origin::Listed }
     }
 
     /// `num_inference_steps` timesteps laid out by `spacing`, exactly as diffusers'
@@ -84,10 +81,7 @@ impl InferenceTimesteps {
             TimestepSpacing::Trailing => trailing(t_max, n),
             TimestepSpacing::Linspace => linspace(t_max, n),
         };
-        let spaced = Self {
-            timesteps,
-            origin: Origin::Spaced { stride: t_max / n },
-        };
+        let spaced = Self { timesteps, origin: Origin::Spaced { stride: t_max / n } };
         spaced.ensure_in_range(t_max)?;
         Ok(spaced)
     }
@@ -110,10 +104,7 @@ impl InferenceTimesteps {
                 "timesteps must be below num_train_timesteps = {num_train_timesteps}"
             )));
         }
-        Ok(Self {
-            timesteps: timesteps.to_vec(),
-            origin: Origin::Listed,
-        })
+        Ok(Self { timesteps: timesteps.to_vec(), origin: Origin::Listed })
     }
 
     /// The timesteps, in the order sampling visits them (decreasing).
@@ -156,10 +147,9 @@ impl InferenceTimesteps {
 
     fn ensure_in_range(&self, num_train_timesteps: usize) -> Result<()> {
         match self.timesteps.iter().find(|&&t| t >= num_train_timesteps) {
-            Some(&timestep) => Err(DiffusionError::TimestepOutOfRange {
-                timestep,
-                num_train_timesteps,
-            }),
+            Some(&timestep) => {
+                Err(DiffusionError::TimestepOutOfRange { timestep, num_train_timesteps })
+            }
             None => Ok(()),
         }
     }
@@ -259,10 +249,7 @@ mod tests {
             ));
         }
         let err = InferenceTimesteps::spaced(TimestepSpacing::Leading, 1000, 1000, 1);
-        assert!(matches!(
-            err,
-            Err(DiffusionError::TimestepOutOfRange { timestep: 1000, .. })
-        ));
+        assert!(matches!(err, Err(DiffusionError::TimestepOutOfRange { timestep: 1000, .. })));
         for list in [&[][..], &[5, 5][..], &[1, 2][..], &[1000, 3][..]] {
             assert!(matches!(
                 InferenceTimesteps::custom(list, 1000),

@@ -28,8 +28,8 @@
 use burn::config::Config;
 use burn::tensor::{Tensor, TensorData};
 use medgen_core::noise::gaussian_like;
-use medgen_core::train::TrainingObjective;
 use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
+use medgen_train::TrainingObjective;
 use rand::{Rng, RngExt};
 
 use crate::error::{DiffusionError, Result};
@@ -75,10 +75,7 @@ impl DenoisingLossConfig {
     /// Validates the configuration and binds it to the noise schedule of the model.
     pub fn init(&self, schedule: NoiseSchedule) -> Result<DenoisingLoss> {
         self.validate()?;
-        Ok(DenoisingLoss {
-            config: self.clone(),
-            schedule,
-        })
+        Ok(DenoisingLoss { config: self.clone(), schedule })
     }
 }
 
@@ -202,9 +199,7 @@ impl DenoisingLoss {
         let device = x0.device();
         let timesteps = self.sample_timesteps(batch, rng);
         let noise = gaussian_like(&x0, rng)?;
-        let x_t = self
-            .schedule
-            .add_noise(x0.clone(), noise.clone(), &timesteps)?;
+        let x_t = self.schedule.add_noise(x0.clone(), noise.clone(), &timesteps)?;
         let p = self.config.condition_drop_prob;
         let condition = if p > 0.0 && condition.has_droppable_part() {
             condition.drop_randomly(batch, p, rng, &device)?
@@ -243,11 +238,11 @@ mod tests {
     use burn::module::Module;
     use burn::optim::AdamWConfig;
     use burn::tensor::{Device, Int};
-    use medgen_core::nn::{UNet, UNetConfig};
-    use medgen_core::train::{
+    use medgen_core::{seeded_rng, test_device};
+    use medgen_nn::{UNet, UNetConfig};
+    use medgen_train::{
         Checkpoint, EmaConfig, Trainer, TrainerConfig, WarmupCosineConfig, checkpoint_file_name,
     };
-    use medgen_core::{seeded_rng, test_device};
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.try_into_vec_as::<f32>().unwrap()
@@ -257,12 +252,7 @@ mod tests {
         DenoisingLossConfig::new()
             .with_prediction_type(prediction_type)
             .with_min_snr_gamma(gamma)
-            .init(
-                ScheduleConfig::new()
-                    .with_num_train_timesteps(10)
-                    .init()
-                    .unwrap(),
-            )
+            .init(ScheduleConfig::new().with_num_train_timesteps(10).init().unwrap())
             .unwrap()
     }
 
@@ -276,11 +266,7 @@ mod tests {
         let out = [[0.2f32, 0.1], [0.3, -0.4]];
         let t = [2usize, 9];
         let tensor = |v: [[f32; 2]; 2]| Tensor::<4>::from_floats([[[v[0]]], [[v[1]]]], &device);
-        let kinds = [
-            PredictionType::Epsilon,
-            PredictionType::VPrediction,
-            PredictionType::Sample,
-        ];
+        let kinds = [PredictionType::Epsilon, PredictionType::VPrediction, PredictionType::Sample];
         for kind in kinds {
             for gamma in [None, Some(0.5)] {
                 let loss = loss_of(kind, gamma);
@@ -373,9 +359,8 @@ mod tests {
         let mut rng = seeded_rng(1);
         let expected_t = loss.sample_timesteps(8, &mut rng);
         let noise = gaussian_like(&x0, &mut rng).unwrap();
-        let expected_keep: Vec<f32> = (0..8)
-            .map(|_| if rng.random_bool(0.5) { 0.0 } else { 1.0 })
-            .collect();
+        let expected_keep: Vec<f32> =
+            (0..8).map(|_| if rng.random_bool(0.5) { 0.0 } else { 1.0 }).collect();
         let expected_times: Vec<f32> = expected_t.iter().map(|&t| t as f32).collect();
         assert_eq!(times, expected_times);
         assert_eq!(keep, expected_keep);
@@ -385,10 +370,7 @@ mod tests {
         assert!((value - mean_square).abs() < 1e-6);
         // A condition of the wrong batch size is refused.
         let three = Condition::none().with_class(Tensor::<1, Int>::from_ints([0, 1, 2], &device));
-        assert!(
-            loss.training_loss(&network, x0, &three, &mut seeded_rng(1))
-                .is_err()
-        );
+        assert!(loss.training_loss(&network, x0, &three, &mut seeded_rng(1)).is_err());
     }
 
     fn tiny_unet(device: &Device) -> UNet {
@@ -438,11 +420,7 @@ mod tests {
     #[test]
     fn training_a_tiny_unet_lowers_the_loss() {
         let device = test_device().autodiff();
-        let steps = if medgen_core::device::testing_on_wgpu() {
-            12
-        } else {
-            40
-        };
+        let steps = if medgen_core::device::testing_on_wgpu() { 12 } else { 40 };
         let loss = DenoisingLossConfig::new()
             .with_min_snr_gamma(Some(5.0))
             .init(ScheduleConfig::new().init().unwrap())
@@ -456,20 +434,14 @@ mod tests {
             let mut total = 0.0;
             for seed in 0..4 {
                 let l = loss
-                    .training_loss(
-                        &model,
-                        x0.clone(),
-                        &Condition::none(),
-                        &mut seeded_rng(seed),
-                    )
+                    .training_loss(&model, x0.clone(), &Condition::none(), &mut seeded_rng(seed))
                     .unwrap();
                 total += l.into_scalar::<f32>();
             }
             total
         };
         let before = eval(trainer.model());
-        loss.fit(&mut trainer, |_, _| Ok((x0.clone(), Condition::none())))
-            .unwrap();
+        loss.fit(&mut trainer, |_, _| Ok((x0.clone(), Condition::none()))).unwrap();
         let after = eval(trainer.model());
         assert!(after < 0.7 * before, "loss {before} -> {after}");
         assert_eq!(trainer.history().len(), steps);
@@ -502,15 +474,7 @@ mod tests {
         // A network that returns NaN stops the run at its first step.
         let mut run = unet_trainer(&device, 4);
         let nan = Tensor::<4>::full([4, 1, 8, 8], f32::NAN, &device);
-        let err = loss
-            .train_step(&mut run, &nan, &Condition::none())
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DiffusionError::Core(CoreError::Diverged { step: 0, .. })
-            ),
-            "{err}"
-        );
+        let err = loss.train_step(&mut run, &nan, &Condition::none()).unwrap_err();
+        assert!(matches!(err, DiffusionError::Core(CoreError::Diverged { step: 0, .. })), "{err}");
     }
 }

@@ -34,13 +34,7 @@ pub fn normal_kl<const D: usize>(
 ) -> Tensor<D> {
     let log_ratio = log_var1.sub(log_var2.clone());
     let squared = mean1.sub(mean2).powi_scalar(2).mul(log_var2.neg().exp());
-    log_ratio
-        .clone()
-        .exp()
-        .sub(log_ratio)
-        .add(squared)
-        .sub_scalar(1.0)
-        .mul_scalar(0.5)
+    log_ratio.clone().exp().sub(log_ratio).add(squared).sub_scalar(1.0).mul_scalar(0.5)
 }
 
 /// The tanh approximation of the standard normal CDF used by improved DDPM:
@@ -77,18 +71,13 @@ pub fn discretized_gaussian_log_likelihood<const D: usize>(
     let log_delta = cdf_plus.sub(cdf_min).clamp_min(1e-12).log();
     let top = x.clone().greater_elem(0.999);
     let bottom = x.lower_elem(-0.999);
-    log_delta
-        .mask_where(top, log_one_minus_cdf_min)
-        .mask_where(bottom, log_cdf_plus)
+    log_delta.mask_where(top, log_one_minus_cdf_min).mask_where(bottom, log_cdf_plus)
 }
 
 /// The per-item mean of a per-element map `[N, ...]` converted from nats to bits: `[N]`.
 fn bits_per_dim<const D: usize>(map: Tensor<D>) -> Tensor<1> {
     let batch = map.dims()[0];
-    map.reshape([batch as i32, -1])
-        .mean_dim(1)
-        .reshape([batch])
-        .div_scalar(std::f64::consts::LN_2)
+    map.reshape([batch as i32, -1]).mean_dim(1).reshape([batch]).div_scalar(std::f64::consts::LN_2)
 }
 
 /// The variational-bound terms of a batch (see the module documentation); all in bits/dim.
@@ -107,7 +96,7 @@ pub struct VariationalBound<const D: usize> {
     /// `L_T + Σ terms`, `[N]`: the full bound (bits/dim) when every timestep `0..T` is given.
     pub total: Tensor<1>,
     /// The number of network evaluations (one per timestep).
-    pub network_evaluations: usize,
+    pub nfe: usize,
 }
 
 /// The prior term `L_T = KL(N(√ᾱ_{T−1} x₀, 1−ᾱ_{T−1}) ‖ N(0, 1))` of `x₀` (`[N, ...]`) under
@@ -117,9 +106,7 @@ pub fn prior_kl_map<const D: usize>(scheduler: &DdpmScheduler, x0: Tensor<D>) ->
     let alpha = schedule.alphas_cumprod()[schedule.num_train_timesteps() - 1];
     // ½ (−1 − ln(1−ᾱ) + (1−ᾱ) + ᾱ x₀²)
     let constant = 0.5 * (-1.0 - (1.0 - alpha).ln() + (1.0 - alpha));
-    x0.powi_scalar(2)
-        .mul_scalar(0.5 * alpha)
-        .add_scalar(constant)
+    x0.powi_scalar(2).mul_scalar(0.5 * alpha).add_scalar(constant)
 }
 
 /// Evaluates the bound terms of `x₀` (`[N, C, ...]`, any rank, data in `[−1, 1]`) at
@@ -169,10 +156,7 @@ where
     for &t in timesteps {
         let alpha = one_step.schedule().alphas_cumprod()[t];
         let noise = gaussian_like(&x0, rng)?;
-        let x_t = x0
-            .clone()
-            .mul_scalar(alpha.sqrt())
-            .add(noise.mul_scalar((1.0 - alpha).sqrt()));
+        let x_t = x0.clone().mul_scalar(alpha.sqrt()).add(noise.mul_scalar((1.0 - alpha).sqrt()));
         let time = Tensor::<1>::full([batch], t as f32, &device);
         let output = network.evaluate(x_t.clone(), time, condition)?;
         let model = one_step.posterior(output, t, x_t.clone())?;
@@ -188,10 +172,8 @@ where
             discretized_gaussian_log_likelihood(x0.clone(), model.mean, log_scale).neg()
         } else {
             let c = one_step.posterior_coefficients(t)?;
-            let true_mean = x0
-                .clone()
-                .mul_scalar(c.x0_coefficient)
-                .add(x_t.mul_scalar(c.sample_coefficient));
+            let true_mean =
+                x0.clone().mul_scalar(c.x0_coefficient).add(x_t.mul_scalar(c.sample_coefficient));
             let true_log_var = x0.zeros_like().add_scalar(c.variance.ln());
             let model_log_var = match model.std {
                 StepStd::PerElement(std) => std.log().mul_scalar(2.0),
@@ -212,7 +194,7 @@ where
         maps,
         prior,
         total,
-        network_evaluations: timesteps.len(),
+        nfe: timesteps.len(),
     })
 }
 
@@ -225,12 +207,7 @@ mod tests {
     use medgen_core::{seeded_rng, test_device};
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-        x.into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        x.into_data().try_to_vec::<f32>().unwrap().into_iter().map(f64::from).collect()
     }
 
     #[test]
@@ -243,57 +220,41 @@ mod tests {
         let m2 = Tensor::<1>::from_floats([1.0, 0.5, -1.0], &device);
         let v2 = Tensor::<1>::from_floats([0.5, 0.0, -1.0], &device);
         let got = values(normal_kl(m1, v1, m2, v2));
-        let params = [
-            (0.3, 0.0, 1.0, 0.5),
-            (-1.0, -2.0, 0.5, 0.0),
-            (2.0, 1.0, -1.0, -1.0),
-        ];
+        let params = [(0.3, 0.0, 1.0, 0.5), (-1.0, -2.0, 0.5, 0.0), (2.0, 1.0, -1.0, -1.0)];
         for (g, (m1, v1, m2, v2)) in got.iter().zip(params) {
             // KL = ln(σ₂/σ₁) + (σ₁² + (μ₁−μ₂)²)/(2σ₂²) − ½
             let (s1, s2) = (f64::exp(0.5 * v1), f64::exp(0.5 * v2));
             let expected =
                 (s2 / s1).ln() + (s1 * s1 + (m1 - m2) * (m1 - m2)) / (2.0 * s2 * s2) - 0.5;
-            assert!(
-                (g - expected).abs() < 1e-5 * expected.max(1.0),
-                "{g} vs {expected}"
-            );
+            assert!((g - expected).abs() < 1e-5 * expected.max(1.0), "{g} vs {expected}");
         }
     }
 
     #[test]
     fn discretised_decoder_probabilities_sum_to_one() {
         let device = test_device();
-        let levels: Vec<f32> = (0..DECODER_BINS)
-            .map(|i| -1.0 + 2.0 * i as f32 / (DECODER_BINS - 1) as f32)
-            .collect();
+        let levels: Vec<f32> =
+            (0..DECODER_BINS).map(|i| -1.0 + 2.0 * i as f32 / (DECODER_BINS - 1) as f32).collect();
         for (mean, log_scale) in [(0.1f32, -3.0f32), (-0.95, -1.0), (0.99, -5.0), (0.0, 0.5)] {
             let x =
                 Tensor::<1>::from_data(TensorData::new(levels.clone(), [DECODER_BINS]), &device);
             let means = x.zeros_like().add_scalar(mean);
             let scales = x.zeros_like().add_scalar(log_scale);
-            let total: f64 = values(discretized_gaussian_log_likelihood(x, means, scales).exp())
-                .iter()
-                .sum();
+            let total: f64 =
+                values(discretized_gaussian_log_likelihood(x, means, scales).exp()).iter().sum();
             assert!((total - 1.0).abs() < 1e-4, "mean {mean}: sum {total}");
         }
     }
 
     fn scheduler() -> DdpmScheduler {
-        DdpmSchedulerConfig::new()
-            .with_num_train_timesteps(12)
-            .with_beta_end(0.4)
-            .init()
-            .unwrap()
+        DdpmSchedulerConfig::new().with_num_train_timesteps(12).with_beta_end(0.4).init().unwrap()
     }
 
     #[test]
     fn a_perfect_oracle_has_a_lower_bound_than_a_zero_predictor() {
         let device = test_device();
         let x0 = Tensor::<4>::from_data(
-            TensorData::new(
-                vec![-1.0f32, -0.5, 0.25, 1.0, 0.0, 0.75, -0.25, 0.5],
-                [2, 1, 2, 2],
-            ),
+            TensorData::new(vec![-1.0f32, -0.5, 0.25, 1.0, 0.0, 0.75, -0.25, 0.5], [2, 1, 2, 2]),
             &device,
         );
         let scheduler = scheduler();
@@ -302,8 +263,7 @@ mod tests {
         // Exact noise from the known x₀: ε = (x_t − √ᾱ_t x₀)/√(1−ᾱ_t).
         let oracle = |x: Tensor<4>, t: Tensor<1>, _c: &Condition<4>| {
             let a = abar[t.slice(0..1).into_scalar::<f32>() as usize];
-            Ok(x.sub(target.clone().mul_scalar(a.sqrt()))
-                .div_scalar((1.0 - a).sqrt()))
+            Ok(x.sub(target.clone().mul_scalar(a.sqrt())).div_scalar((1.0 - a).sqrt()))
         };
         let zero = |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(x.zeros_like());
         let all: Vec<usize> = (0..12).rev().collect();
@@ -318,17 +278,9 @@ mod tests {
             &mut seeded_rng(0),
         )
         .unwrap();
-        let bad = variational_bound(
-            &zero,
-            &scheduler,
-            x0,
-            &none,
-            &all,
-            false,
-            &mut seeded_rng(0),
-        )
-        .unwrap();
-        assert_eq!(good.network_evaluations, 12);
+        let bad = variational_bound(&zero, &scheduler, x0, &none, &all, false, &mut seeded_rng(0))
+            .unwrap();
+        assert_eq!(good.nfe, 12);
         assert_eq!((good.maps.len(), bad.maps.len()), (12, 0));
         assert_eq!(good.maps[0].dims(), [2, 1, 2, 2]);
         // With the exact noise the predicted posterior mean is the true one: every KL term is 0.

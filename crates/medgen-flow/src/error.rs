@@ -11,7 +11,6 @@ pub enum FlowError {
     /// An error from `medgen-core` (invalid configuration, shape, non-finite tensor, I/O, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
-    // New variants go below this line, one block each, with a doc comment.
     /// A flow layer or base distribution would not be invertible (a zero or non-finite scale,
     /// a singular matrix), so its inverse and log-determinant do not exist.
     #[error("{what} is not invertible: {reason}")]
@@ -35,13 +34,3 @@ pub enum FlowError {
 
 /// `Result` with [`FlowError`] as the error type.
 pub type Result<T, E = FlowError> = std::result::Result<T, E>;
-
-/// Converts back to a [`CoreError`] where a medgen-core trait (`Sample`, `LogDensity`,
-/// `TimeConditionedNetwork`) must return one: a wrapped core error is unwrapped, any other
-/// variant becomes [`CoreError::InvalidConfig`] carrying its message.
-pub fn into_core(err: FlowError) -> CoreError {
-    match err {
-        FlowError::Core(core) => core,
-        other => CoreError::config("medgen-flow", other),
-    }
-}

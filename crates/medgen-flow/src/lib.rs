@@ -8,9 +8,6 @@ pub mod error;
 pub mod matching;
 pub mod toy;
 
-pub use discrete::{
-    Flow, FlowLayer, Glow, GlowConfig, MafConfig, RealNvpConfig, SplineFlowConfig,
-    maximum_likelihood_step,
-};
+pub use discrete::{Flow, FlowLayer, Glow, GlowConfig, MafConfig, RealNvpConfig, SplineFlowConfig};
 pub use error::{FlowError, Result};
 pub use toy::{TWO_MOONS_NOISE, ToyDensity};

@@ -45,13 +45,8 @@ pub enum ToyDensity {
 
 impl ToyDensity {
     /// Every toy density, in a fixed order.
-    pub const ALL: [ToyDensity; 3] = [
-        Self::TwoMoons {
-            noise: TWO_MOONS_NOISE,
-        },
-        Self::EightGaussians,
-        Self::Checkerboard,
-    ];
+    pub const ALL: [ToyDensity; 3] =
+        [Self::TwoMoons { noise: TWO_MOONS_NOISE }, Self::EightGaussians, Self::Checkerboard];
 
     /// The short name (`two-moons`, `eight-gaussians`, `checkerboard`) that [`FromStr`] reads.
     pub fn name(self) -> &'static str {
@@ -121,9 +116,7 @@ impl FromStr for ToyDensity {
     fn from_str(name: &str) -> std::result::Result<Self, Self::Err> {
         let name = name.trim().to_ascii_lowercase().replace('_', "-");
         match name.as_str() {
-            "two-moons" | "moons" => Ok(Self::TwoMoons {
-                noise: TWO_MOONS_NOISE,
-            }),
+            "two-moons" | "moons" => Ok(Self::TwoMoons { noise: TWO_MOONS_NOISE }),
             "eight-gaussians" | "8gaussians" | "8-gaussians" => Ok(Self::EightGaussians),
             "checkerboard" => Ok(Self::Checkerboard),
             other => Err(CoreError::config(
@@ -161,16 +154,9 @@ mod tests {
         let mean = |p: &[[f32; 2]], i: usize| p.iter().map(|q| q[i] as f64).sum::<f64>() / n as f64;
         // Eight Gaussians: mean 0, E‖x‖² = 25 + 2√0.1.
         let p = points(ToyDensity::EightGaussians, n, 3);
-        let second = p
-            .iter()
-            .map(|q| (q[0] * q[0] + q[1] * q[1]) as f64)
-            .sum::<f64>()
-            / n as f64;
+        let second = p.iter().map(|q| (q[0] * q[0] + q[1] * q[1]) as f64).sum::<f64>() / n as f64;
         assert!(mean(&p, 0).abs() < 0.2 && mean(&p, 1).abs() < 0.2);
-        assert!(
-            (second - 25.0 - 2.0 * 0.1f64.sqrt()).abs() < 0.5,
-            "{second}"
-        );
+        assert!((second - 25.0 - 2.0 * 0.1f64.sqrt()).abs() < 0.5, "{second}");
         // Checkerboard: in [−4, 4)², only the 2 × 2 squares with ⌊x/2⌋ + ⌊y/2⌋ even.
         let p = points(ToyDensity::Checkerboard, n, 4);
         for q in &p {

@@ -11,10 +11,6 @@ pub enum GanError {
     /// An error from `medgen-core` (invalid configuration, shape, non-finite tensor, I/O, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
-    // New variants go below this line, one block each, with a doc comment.
-    /// An error of a `medgen-metrics` computation (sample-quality monitoring, PSNR/SSIM).
-    #[error(transparent)]
-    Metrics(#[from] medgen_metrics::MetricsError),
     /// A class label outside `0..num_classes` was given to a class-conditional network or to
     /// the auxiliary-classifier loss.
     #[error("{what}: class label {label} is outside 0..{num_classes}")]

@@ -31,9 +31,9 @@ pub mod loss;
 pub mod monitor;
 pub mod nets;
 pub mod network;
-pub mod paired_phantoms;
 pub mod penalty;
 pub mod pix2pix;
+pub mod sampler;
 pub mod spectral_norm;
 pub mod train;
 
@@ -47,10 +47,8 @@ pub use nets::{
     ProjectionDiscriminator, ProjectionDiscriminatorConfig, UNetGenerator, UNetGeneratorConfig,
 };
 pub use network::{Discriminator, DiscriminatorOutput, Generator};
-pub use paired_phantoms::{
-    LowDoseNoise, PairedImages, TissueContrast, contrast_pairs, low_dose_pairs,
-};
 pub use penalty::{GradientPenaltyConfig, GradientPenaltyKind};
 pub use pix2pix::{PairedSet, Pix2PixConfig, pix2pix_batch, translate};
+pub use sampler::GanSampler;
 pub use spectral_norm::{SpectralNorm, SpectralNormConfig, SpectralNormConv, SpectralNormLinear};
 pub use train::{AdversarialLoss, GanBatch, GanStepReport, GanTrainer, GanTrainerConfig};

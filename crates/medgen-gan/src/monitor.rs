@@ -11,9 +11,9 @@
 //!   exceeds that of the older half by more than `g_loss_rise`.
 //! - **Mode collapse**: the generator covers few modes of the data. Measured on features
 //!   `x_i` (real, `N × d`) and `y_j` (generated, `M × d`) by PRDC coverage (Naeem et al.
-//!   2020), the Fréchet distance between Gaussian fits, and the diversity ratio
-//!   `δ = mean_{j≠j'} ‖y_j − y_j'‖ / mean_{i≠i'} ‖x_i − x_i'‖` (0 for a generator whose samples
-//!   are all equal, about 1 when it is as diverse as the data). Flagged when coverage
+//!   2020) and the diversity ratio `δ = mean_{j≠j'} ‖y_j − y_j'‖ / mean_{i≠i'} ‖x_i − x_i'‖`
+//!   (0 for a generator whose samples are all equal, about 1 when it is as diverse as the
+//!   data); `medgen_metrics::SampleQuality::measure` computes both. Flagged when coverage
 //!   `< min_coverage`, when it falls below `(1 − coverage_drop)` times its best value so far,
 //!   or when `δ < min_diversity`.
 //!
@@ -28,7 +28,6 @@ use burn::config::Config;
 use burn::tensor::Tensor;
 use burn::tensor::module::adaptive_avg_pool2d;
 use medgen_core::CoreError;
-use medgen_metrics::{FeatureMatrix, FrechetOptions, Prdc, frechet_distance_from_features, prdc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -56,9 +55,6 @@ pub struct GanMonitorConfig {
     /// Diversity ratio `δ ≥ 0` below which the generator is collapsed.
     #[config(default = 0.3)]
     pub min_diversity: f64,
-    /// Neighbours `k ≥ 1` of the PRDC balls (needs more than `k` real and generated samples).
-    #[config(default = 5)]
-    pub prdc_k: usize,
 }
 
 impl GanMonitorConfig {
@@ -66,10 +62,7 @@ impl GanMonitorConfig {
     pub fn validate(&self) -> Result<()> {
         let fail = |name: &str, reason: String| Err(CoreError::config(name, reason).into());
         if self.window < 2 {
-            return fail(
-                "monitor.window",
-                format!("must be at least 2, got {}", self.window),
-            );
+            return fail("monitor.window", format!("must be at least 2, got {}", self.window));
         }
         if !(self.saturation_accuracy > 0.0 && self.saturation_accuracy <= 1.0) {
             return fail(
@@ -93,9 +86,6 @@ impl GanMonitorConfig {
                 return fail(name, format!("must be finite and ≥ 0, got {v}"));
             }
         }
-        if self.prdc_k == 0 {
-            return fail("monitor.prdc_k", "must be at least 1".into());
-        }
         Ok(())
     }
 }
@@ -115,16 +105,14 @@ pub struct StepStats {
     pub fake_accuracy: f32,
 }
 
-/// Sample quality measured by [`GanMonitor::observe_samples`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Sample diversity observed at one step, the input of [`GanMonitor::observe_samples`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SampleQuality {
     /// The step the samples were drawn at.
     pub step: usize,
-    /// Precision, recall, density and coverage of the generated features.
-    pub prdc: Prdc,
-    /// The squared Fréchet distance between Gaussian fits of real and generated features.
-    pub frechet: f64,
-    /// The diversity ratio `δ` (see the [module documentation](self)).
+    /// PRDC coverage of the generated features, in `[0, 1]`.
+    pub coverage: f64,
+    /// The diversity ratio `δ ≥ 0` (see the [module documentation](self)).
     pub diversity: f64,
 }
 
@@ -174,40 +162,25 @@ pub enum MonitorEvent {
 impl fmt::Display for MonitorEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::DiscriminatorSaturated {
-                step,
-                real_accuracy,
-                fake_accuracy,
-                g_loss_rise,
-            } => write!(
-                f,
-                "step {step}: discriminator saturated (accuracy real {real_accuracy:.3}, fake \
+            Self::DiscriminatorSaturated { step, real_accuracy, fake_accuracy, g_loss_rise } => {
+                write!(
+                    f,
+                    "step {step}: discriminator saturated (accuracy real {real_accuracy:.3}, fake \
                  {fake_accuracy:.3}; generator loss rose by {g_loss_rise:.3}): its gradients to \
                  the generator vanish; lower lr_discriminator, add spectral norm or a penalty"
-            ),
-            Self::LowCoverage {
-                step,
-                coverage,
-                threshold,
-            } => write!(
+                )
+            }
+            Self::LowCoverage { step, coverage, threshold } => write!(
                 f,
                 "step {step}: coverage {coverage:.3} < {threshold:.3}: generated samples miss \
                  modes of the data"
             ),
-            Self::CoverageDrop {
-                step,
-                coverage,
-                best,
-            } => write!(
+            Self::CoverageDrop { step, coverage, best } => write!(
                 f,
                 "step {step}: coverage fell to {coverage:.3} from its best {best:.3}: possible \
                  mode collapse"
             ),
-            Self::ModeCollapse {
-                step,
-                diversity,
-                threshold,
-            } => write!(
+            Self::ModeCollapse { step, diversity, threshold } => write!(
                 f,
                 "step {step}: sample diversity ratio {diversity:.3} < {threshold:.3}: mode \
                  collapse"
@@ -230,12 +203,7 @@ impl GanMonitor {
     /// A monitor with no history; fails for an invalid `config`.
     pub fn new(config: GanMonitorConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Self {
-            config,
-            recent: VecDeque::new(),
-            saturated: false,
-            best_coverage: None,
-        })
+        Ok(Self { config, recent: VecDeque::new(), saturated: false, best_coverage: None })
     }
 
     /// The thresholds.
@@ -285,47 +253,34 @@ impl GanMonitor {
         self.saturated
     }
 
-    /// Measures generated features `fake` (`M × d`, row-major) against real features `real`
-    /// (`N × d`) at `step` (see the [module documentation](self)) and returns the measurement
-    /// with its warnings. `O((N + M)² d)` on the host.
+    /// Checks an observed coverage and diversity (computed by the caller, for example with
+    /// `medgen_metrics::SampleQuality::measure`) against the thresholds and returns the
+    /// warnings they raise (see the [module documentation](self)).
     ///
     /// # Errors
-    /// Those of [`FeatureMatrix::new`] (sizes, NaN), [`prdc`] (needs `N, M > prdc_k`) and
-    /// [`frechet_distance_from_features`]; [`CoreError::InvalidConfig`] if every real
-    /// feature vector is the same (the diversity ratio is undefined).
-    pub fn observe_samples(
-        &mut self,
-        step: usize,
-        real: &[f64],
-        fake: &[f64],
-        dim: usize,
-    ) -> Result<(SampleQuality, Vec<MonitorEvent>)> {
-        let rows = |v: &[f64]| v.len().checked_div(dim).unwrap_or(0);
-        let real = FeatureMatrix::new(real, rows(real), dim, "real features")?;
-        let fake = FeatureMatrix::new(fake, rows(fake), dim, "generated features")?;
-        let prdc = prdc(real, fake, self.config.prdc_k)?;
-        let frechet = frechet_distance_from_features(real, fake, &FrechetOptions::new())?.distance;
-        let real_spread = mean_pairwise_distance(real);
-        if real_spread <= 0.0 {
+    /// [`CoreError::InvalidConfig`] naming `coverage` when it is outside `[0, 1]`, or
+    /// `diversity` when it is negative or not finite.
+    pub fn observe_samples(&mut self, quality: SampleQuality) -> Result<Vec<MonitorEvent>> {
+        if !(0.0..=1.0).contains(&quality.coverage) {
             return Err(CoreError::config(
-                "real features",
-                "all rows are equal, so sample diversity is undefined",
+                "coverage",
+                format!("must lie in [0, 1], got {}", quality.coverage),
             )
             .into());
         }
-        let diversity = mean_pairwise_distance(fake) / real_spread;
-        let quality = SampleQuality {
-            step,
-            prdc,
-            frechet,
-            diversity,
-        };
-        Ok((quality, self.sample_events(&quality)))
+        if !(quality.diversity.is_finite() && quality.diversity >= 0.0) {
+            return Err(CoreError::config(
+                "diversity",
+                format!("must be finite and ≥ 0, got {}", quality.diversity),
+            )
+            .into());
+        }
+        Ok(self.sample_events(&quality))
     }
 
     fn sample_events(&mut self, quality: &SampleQuality) -> Vec<MonitorEvent> {
         let config = &self.config;
-        let (step, coverage) = (quality.step, quality.prdc.coverage);
+        let (step, coverage) = (quality.step, quality.coverage);
         let mut events = Vec::new();
         if coverage < config.min_coverage {
             events.push(MonitorEvent::LowCoverage {
@@ -337,11 +292,7 @@ impl GanMonitor {
         if let Some(best) = self.best_coverage
             && coverage < (1.0 - config.coverage_drop) * best
         {
-            events.push(MonitorEvent::CoverageDrop {
-                step,
-                coverage,
-                best,
-            });
+            events.push(MonitorEvent::CoverageDrop { step, coverage, best });
         }
         if quality.diversity < config.min_diversity {
             events.push(MonitorEvent::ModeCollapse {
@@ -355,31 +306,10 @@ impl GanMonitor {
     }
 }
 
-/// `mean_{i≠j} ‖x_i − x_j‖` over the rows (0 for a single row).
-fn mean_pairwise_distance(x: FeatureMatrix<'_>) -> f64 {
-    let n = x.rows();
-    if n < 2 {
-        return 0.0;
-    }
-    let mut total = 0.0;
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let d2: f64 = x
-                .row(i)
-                .iter()
-                .zip(x.row(j))
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum();
-            total += d2.sqrt();
-        }
-    }
-    total / (n * (n - 1) / 2) as f64
-}
-
 /// A cheap feature space for monitoring image GANs: each image `[N, C, H, W]` average-pooled
 /// to `grid × grid` cells and flattened, `[N, C · grid²]` (read back by the caller). Pixel
 /// features see layout and contrast, which is what collapses first on phantoms; use a
-/// learned [`FeatureExtractor`](medgen_metrics::FeatureExtractor) for FID-style numbers.
+/// learned feature extractor (`medgen_metrics::FeatureExtractor`) for FID-style numbers.
 ///
 /// # Errors
 /// [`CoreError::InvalidConfig`] for `grid = 0` or a grid larger than the image.
@@ -387,7 +317,7 @@ pub fn pooled_pixel_features(images: Tensor<4>, grid: usize) -> Result<Tensor<2>
     let [n, c, h, w] = images.dims();
     if grid == 0 || grid > h || grid > w {
         return Err(
-            CoreError::config("grid", format!("must lie in 1..={}, got {grid}", h.min(w))).into(),
+            CoreError::config("grid", format!("must lie in 1..={}, got {grid}", h.min(w))).into()
         );
     }
     Ok(adaptive_avg_pool2d(images, [grid, grid]).reshape([n, c * grid * grid]))
@@ -397,11 +327,7 @@ pub fn pooled_pixel_features(images: Tensor<4>, grid: usize) -> Result<Tensor<2>
 /// `t` (0 for logistic losses): the fraction of logits `> t` when the batch is real, `< t`
 /// when it is generated; scalar `[1]`, on the device.
 pub fn logit_accuracy(logits: Tensor<2>, threshold: f64, real: bool) -> Tensor<1> {
-    let correct = if real {
-        logits.greater_elem(threshold)
-    } else {
-        logits.lower_elem(threshold)
-    };
+    let correct = if real { logits.greater_elem(threshold) } else { logits.lower_elem(threshold) };
     correct.float().mean()
 }
 
@@ -409,18 +335,10 @@ pub fn logit_accuracy(logits: Tensor<2>, threshold: f64, real: bool) -> Tensor<1
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::seeded_rng;
     use medgen_core::test_device;
-    use rand::RngExt;
 
     fn stats(step: usize, acc: f32, g_loss: f32) -> StepStats {
-        StepStats {
-            step,
-            d_loss: 0.1,
-            g_loss,
-            real_accuracy: acc,
-            fake_accuracy: acc,
-        }
+        StepStats { step, d_loss: 0.1, g_loss, real_accuracy: acc, fake_accuracy: acc }
     }
 
     #[test]
@@ -448,10 +366,7 @@ mod tests {
             events.extend(monitor.observe_step(s));
         }
         assert_eq!(events.len(), 1, "{events:?}");
-        assert!(matches!(
-            events[0],
-            MonitorEvent::DiscriminatorSaturated { step: 10, .. }
-        ));
+        assert!(matches!(events[0], MonitorEvent::DiscriminatorSaturated { step: 10, .. }));
         assert!(monitor.is_saturated());
         assert!(events[0].to_string().contains("saturated"));
         // It clears once D's accuracy falls again.
@@ -461,53 +376,33 @@ mod tests {
         assert!(!monitor.is_saturated());
         // Perfect accuracy with a falling G loss is not saturation.
         let mut calm = GanMonitor::new(GanMonitorConfig::new().with_window(4)).unwrap();
-        let flagged: usize = (1..=8)
-            .map(|s| calm.observe_step(stats(s, 1.0, 2.0 - s as f32 * 0.1)).len())
-            .sum();
+        let flagged: usize =
+            (1..=8).map(|s| calm.observe_step(stats(s, 1.0, 2.0 - s as f32 * 0.1)).len()).sum();
         assert_eq!(flagged, 0);
     }
 
     #[test]
     fn a_collapsed_generator_is_flagged_and_a_good_one_is_not() {
-        let mut rng = seeded_rng(3);
-        let dim = 4;
-        let mut draw =
-            |n: usize| -> Vec<f64> { (0..n * dim).map(|_| rng.random_range(-1.0..1.0)).collect() };
-        let real = draw(60);
-        let good = draw(60);
         let mut monitor = GanMonitor::new(GanMonitorConfig::new()).unwrap();
-        let (quality, events) = monitor.observe_samples(10, &real, &good, dim).unwrap();
-        assert!(events.is_empty(), "{events:?} {quality:?}");
-        assert!(
-            quality.diversity > 0.8 && quality.prdc.coverage > 0.7,
-            "{quality:?}"
-        );
+        let observe = |m: &mut GanMonitor, step, coverage, diversity| {
+            m.observe_samples(SampleQuality { step, coverage, diversity })
+        };
+        let events = observe(&mut monitor, 10, 0.9, 0.95).unwrap();
+        assert!(events.is_empty(), "{events:?}");
         // Every generated sample equal to one point: diversity 0, coverage near 0.
-        let collapsed: Vec<f64> = (0..60).flat_map(|_| [0.1, -0.2, 0.3, 0.0]).collect();
-        let (quality, events) = monitor.observe_samples(20, &real, &collapsed, dim).unwrap();
-        assert_eq!(quality.diversity, 0.0);
+        let events = observe(&mut monitor, 20, 0.02, 0.0).unwrap();
+        assert!(events.iter().any(|e| matches!(e, MonitorEvent::ModeCollapse { step: 20, .. })));
+        assert!(events.iter().any(|e| matches!(e, MonitorEvent::LowCoverage { .. })));
         assert!(
             events
                 .iter()
-                .any(|e| matches!(e, MonitorEvent::ModeCollapse { step: 20, .. }))
+                .any(|e| matches!(e, MonitorEvent::CoverageDrop { best, .. } if *best == 0.9))
         );
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, MonitorEvent::LowCoverage { .. }))
-        );
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, MonitorEvent::CoverageDrop { .. }))
-        );
-        // Bad input is a typed error.
-        assert!(
-            monitor
-                .observe_samples(30, &real, &[f64::NAN; 40], dim)
-                .is_err()
-        );
-        assert!(monitor.observe_samples(30, &real, &good[..8], dim).is_err());
+        // Values outside their ranges are typed errors naming the argument.
+        let err = observe(&mut monitor, 30, f64::NAN, 0.5).unwrap_err();
+        assert!(err.to_string().contains("coverage"), "{err}");
+        let err = observe(&mut monitor, 30, 0.5, -1.0).unwrap_err();
+        assert!(err.to_string().contains("diversity"), "{err}");
     }
 
     #[test]
@@ -520,11 +415,6 @@ mod tests {
         assert_eq!(v, vec![2.5, 4.5, 10.5, 12.5]);
         assert!(pooled_pixel_features(images, 5).is_err());
         assert!(GanMonitorConfig::new().with_window(1).validate().is_err());
-        assert!(
-            GanMonitorConfig::new()
-                .with_min_coverage(2.0)
-                .validate()
-                .is_err()
-        );
+        assert!(GanMonitorConfig::new().with_min_coverage(2.0).validate().is_err());
     }
 }

@@ -144,12 +144,7 @@ impl GradientPenaltyConfig {
                 let x_hat = fake.add(diff.clone().mul(alpha));
                 let u = normalize_items(diff);
                 let slope = directional_derivative(discriminator, x_hat, u, condition, self.step)?;
-                Ok(slope
-                    .mean_dim(1)
-                    .sub_scalar(1.0)
-                    .powi_scalar(2)
-                    .mean()
-                    .mul_scalar(self.weight))
+                Ok(slope.mean_dim(1).sub_scalar(1.0).powi_scalar(2).mean().mul_scalar(self.weight))
             }
         }
     }
@@ -199,13 +194,7 @@ pub fn random_unit_directions<const D: usize, R: Rng + ?Sized>(
 /// Divides every item `x[i]` by `max(‖x[i]‖, 10⁻¹²)`.
 fn normalize_items<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let n = x.dims()[0];
-    let norms = x
-        .clone()
-        .reshape([n as i64, -1])
-        .powi_scalar(2)
-        .sum_dim(1)
-        .sqrt()
-        .clamp_min(1e-12);
+    let norms = x.clone().reshape([n as i64, -1]).powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
     let mut shape = [1; D];
     shape[0] = n;
     x.div(norms.reshape(shape))
@@ -226,15 +215,9 @@ mod tests {
     impl Discriminator<4> for LinearCritic {
         fn discriminate(&self, x: Tensor<4>, _c: &Condition<4>) -> Result<DiscriminatorOutput> {
             let n = x.dims()[0];
-            let logits = x
-                .mul(self.w.clone())
-                .reshape([n as i64, -1])
-                .sum_dim(1)
-                .add_scalar(self.b);
-            Ok(DiscriminatorOutput {
-                logits,
-                class_logits: None,
-            })
+            let logits =
+                x.mul(self.w.clone()).reshape([n as i64, -1]).sum_dim(1).add_scalar(self.b);
+            Ok(DiscriminatorOutput { logits, class_logits: None })
         }
     }
 
@@ -248,10 +231,7 @@ mod tests {
 
     fn critic(device: &Device) -> LinearCritic {
         let w: Vec<f32> = (0..16).map(|i| ((i as f32) * 0.37).sin()).collect();
-        LinearCritic {
-            w: Tensor::from_data(TensorData::new(w, [1, 1, 4, 4]), device),
-            b: 0.3,
-        }
+        LinearCritic { w: Tensor::from_data(TensorData::new(w, [1, 1, 4, 4]), device), b: 0.3 }
     }
 
     #[test]
@@ -283,13 +263,7 @@ mod tests {
             .with_directions(100);
         let real = Tensor::<4>::zeros([8, 1, 4, 4], &device);
         let value = config
-            .penalty(
-                &d,
-                real.clone(),
-                real,
-                &Condition::none(),
-                &mut seeded_rng(5),
-            )
+            .penalty(&d, real.clone(), real, &Condition::none(), &mut seeded_rng(5))
             .unwrap()
             .into_scalar::<f32>();
         let exact = dot(&w, &w);
@@ -329,10 +303,7 @@ mod tests {
         let device = test_device().autodiff();
         let base = critic(&device);
         let w_host = host(base.w.clone());
-        let d = LinearCritic {
-            w: base.w.require_grad(),
-            b: 0.0,
-        };
+        let d = LinearCritic { w: base.w.require_grad(), b: 0.0 };
         let config = GradientPenaltyConfig::new(GradientPenaltyKind::R1).with_weight(1.0);
         let real = Tensor::<4>::ones([2, 1, 4, 4], &device);
         let penalty = config
@@ -345,11 +316,7 @@ mod tests {
             )
             .unwrap();
         let grad = host(d.w.grad(&penalty.backward()).unwrap().reshape([1, 1, 4, 4]));
-        let eps = host(random_unit_directions(
-            [2, 1, 4, 4],
-            &mut seeded_rng(9),
-            &device,
-        ));
+        let eps = host(random_unit_directions([2, 1, 4, 4], &mut seeded_rng(9), &device));
         for (j, g) in grad.iter().enumerate() {
             let expected: f64 = (0..2)
                 .map(|i| {
@@ -381,10 +348,7 @@ mod tests {
                 .is_err()
         );
         let other = Tensor::<4>::zeros([3, 1, 4, 4], &device);
-        assert!(
-            r1.penalty(&d, x.clone(), other, &Condition::none(), &mut rng)
-                .is_err()
-        );
+        assert!(r1.penalty(&d, x.clone(), other, &Condition::none(), &mut rng).is_err());
         let empty = Tensor::<4>::zeros([0, 1, 4, 4], &device);
         assert!(
             directional_derivative(&d, empty.clone(), empty, &Condition::none(), 1e-2).is_err()

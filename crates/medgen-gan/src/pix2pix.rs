@@ -11,7 +11,7 @@
 //! The L1 term pins the low frequencies to the target; the adversarial term restores the
 //! texture an L1 (median) estimate blurs away. Uses for medical images: low-dose → full-dose
 //! denoising and cross-modality synthesis, with paired data from
-//! [`crate::paired_phantoms`].
+//! `medgen_data::paired_phantoms`.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -79,14 +79,8 @@ impl Pix2PixConfig {
         C: Serialize + ?Sized,
     {
         self.validate()?;
-        let trainer = GanTrainer::new(
-            &self.trainer,
-            generator,
-            discriminator,
-            self.loss,
-            rng,
-            run_config,
-        )?;
+        let trainer =
+            GanTrainer::new(&self.trainer, generator, discriminator, self.loss, rng, run_config)?;
         Ok(trainer.with_generator_regularizer(l1_term(self.lambda_l1)))
     }
 }
@@ -95,14 +89,7 @@ impl Pix2PixConfig {
 pub fn l1_term<const D: usize>(
     lambda: f64,
 ) -> impl FnMut(&Tensor<D>, &GanBatch<D, D>) -> Result<Tensor<1>> + 'static {
-    move |fake, batch| {
-        Ok(fake
-            .clone()
-            .sub(batch.real.clone())
-            .abs()
-            .mean()
-            .mul_scalar(lambda))
-    }
+    move |fake, batch| Ok(fake.clone().sub(batch.real.clone()).abs().mean().mul_scalar(lambda))
 }
 
 /// The pix2pix batch of `source → target` pairs (`[N, C, ...]` each): the generator reads
@@ -213,10 +200,7 @@ mod tests {
 
     impl Generator<4, 4> for Translator {
         fn generate(&self, input: Tensor<4>, condition: &Condition<4>) -> Result<Tensor<4>> {
-            assert!(
-                condition.is_empty(),
-                "pix2pix's generator gets no condition"
-            );
+            assert!(condition.is_empty(), "pix2pix's generator gets no condition");
             Ok(self.conv.forward(input))
         }
     }
@@ -236,10 +220,7 @@ mod tests {
             let source = condition.image.clone().expect("the source image");
             let logits = self.conv.forward(Tensor::cat(vec![x, source], 1));
             let [n, _, h, w] = logits.dims();
-            Ok(DiscriminatorOutput {
-                logits: logits.reshape([n, h * w]),
-                class_logits: None,
-            })
+            Ok(DiscriminatorOutput { logits: logits.reshape([n, h * w]), class_logits: None })
         }
     }
 
@@ -249,9 +230,7 @@ mod tests {
         let mut rng = seeded_rng(0);
         let source = Tensor::<4>::from_data(
             TensorData::new(
-                (0..4 * 64)
-                    .map(|_| rng.random_range(-1.0f32..1.0))
-                    .collect::<Vec<_>>(),
+                (0..4 * 64).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>(),
                 [4, 1, 8, 8],
             ),
             &device,
@@ -260,13 +239,7 @@ mod tests {
         let set = PairedSet::new(source.clone(), target.clone()).unwrap();
         // λ·L1 on a known pair: |(−0.5x + 0.1) − x| averaged, times λ = 2.
         let batch = pix2pix_batch(source.clone(), target.clone()).unwrap();
-        let expected = source
-            .clone()
-            .mul_scalar(1.5)
-            .sub_scalar(0.1)
-            .abs()
-            .mean()
-            .mul_scalar(2.0);
+        let expected = source.clone().mul_scalar(1.5).sub_scalar(0.1).abs().mean().mul_scalar(2.0);
         let got = l1_term(2.0)(&source, &batch).unwrap();
         assert!((got.into_scalar::<f32>() - expected.into_scalar::<f32>()).abs() < 1e-6);
 
@@ -274,9 +247,7 @@ mod tests {
             return; // 150 sequential updates: slow on a software Vulkan device.
         }
         let config = Pix2PixConfig::new(
-            GanTrainerConfig::new(150)
-                .with_lr_generator(2e-2)
-                .with_lr_discriminator(2e-3),
+            GanTrainerConfig::new(150).with_lr_generator(2e-2).with_lr_discriminator(2e-3),
         )
         .with_lambda_l1(10.0)
         .with_batch_size(4);
@@ -285,22 +256,13 @@ mod tests {
                 .with_padding(PaddingConfig2d::Same)
                 .init(&device),
         };
-        let critic = PairCritic {
-            conv: Conv2dConfig::new([2, 1], [1, 1]).init(&device),
-        };
-        let mut trainer = config
-            .trainer(translator, critic, seeded_rng(1), &"test")
-            .unwrap();
+        let critic = PairCritic { conv: Conv2dConfig::new([2, 1], [1, 1]).init(&device) };
+        let mut trainer = config.trainer(translator, critic, seeded_rng(1), &"test").unwrap();
         let dev = device.clone();
         let before = translate(trainer.generator(), source.clone()).unwrap();
         let l1 = |y: Tensor<4>| y.sub(target.clone()).abs().mean().into_scalar::<f32>();
         let start = l1(before);
-        trainer
-            .fit(
-                |_, rng| set.sample(config.batch_size, rng, &dev),
-                |_, _| Ok(()),
-            )
-            .unwrap();
+        trainer.fit(|_, rng| set.sample(config.batch_size, rng, &dev), |_, _| Ok(())).unwrap();
         let after = l1(translate(&trainer.inference_generator(), source.inner()).unwrap());
         assert!(after < 0.25 * start, "L1 to the target {start} → {after}");
     }

@@ -10,7 +10,7 @@
 //!
 //! - [`SpectralNorm`]: the power-iteration state (`u`) and the estimate `σ̂`.
 //! - [`SpectralNormLinear`], [`SpectralNormConv`]: layer wrappers for [`burn::nn::Linear`] and
-//!   [`medgen_core::nn::SpatialConv`] (Conv2d/Conv3d).
+//!   [`medgen_nn::SpatialConv`] (Conv2d/Conv3d).
 
 mod conv;
 mod linear;
@@ -92,9 +92,7 @@ impl SpectralNormConfig {
             return Err(CoreError::config("rows", "a weight needs at least one row").into());
         }
         let inverse_golden = 0.618_033_988_749_894_9_f64;
-        let raw: Vec<f64> = (1..=rows)
-            .map(|i| (i as f64 * inverse_golden).fract() - 0.5)
-            .collect();
+        let raw: Vec<f64> = (1..=rows).map(|i| (i as f64 * inverse_golden).fract() - 0.5).collect();
         let norm = raw.iter().map(|v| v * v).sum::<f64>().sqrt();
         let u: Vec<f32> = raw.iter().map(|v| (v / norm) as f32).collect();
         Ok(SpectralNorm {
@@ -111,7 +109,7 @@ impl SpectralNormConfig {
     }
 
     /// Wraps a 2D or 3D convolution (see [`SpectralNormConv`]).
-    pub fn init_conv(&self, conv: medgen_core::nn::SpatialConv) -> Result<SpectralNormConv> {
+    pub fn init_conv(&self, conv: medgen_nn::SpatialConv) -> Result<SpectralNormConv> {
         SpectralNormConv::new(conv, self)
     }
 }
@@ -131,12 +129,7 @@ impl SpectralNorm {
         let device = weight.device();
         let training = device.is_autodiff() && self.training.is_enabled();
         let w = weight.clone().detach();
-        let mut u = self
-            .u
-            .value_sync()
-            .to_device(&device)
-            .detach()
-            .unsqueeze_dim::<2>(1);
+        let mut u = self.u.value_sync().to_device(&device).detach().unsqueeze_dim::<2>(1);
         if training {
             for _ in 0..self.n_power_iterations {
                 let v = self.normalize(w.clone().transpose().matmul(u));
@@ -169,11 +162,7 @@ pub(crate) mod tests {
     /// The largest singular value of a row-major `[m, k]` matrix, from faer's SVD in f64.
     pub(crate) fn largest_singular_value(values: &[f32], m: usize, k: usize) -> f64 {
         let matrix = faer::Mat::<f64>::from_fn(m, k, |i, j| f64::from(values[i * k + j]));
-        matrix
-            .singular_values()
-            .unwrap()
-            .into_iter()
-            .fold(0.0, f64::max)
+        matrix.singular_values().unwrap().into_iter().fold(0.0, f64::max)
     }
 
     pub(crate) fn random_matrix(m: usize, k: usize, seed: u64) -> Vec<f32> {
@@ -196,10 +185,7 @@ pub(crate) mod tests {
             let _ = sn.sigma(weight.clone());
         }
         let estimate = f64::from(sn.sigma(weight.clone()).into_scalar::<f32>());
-        assert!(
-            (estimate - exact).abs() / exact < 1e-3,
-            "σ̂ = {estimate}, SVD σ = {exact}"
-        );
+        assert!((estimate - exact).abs() / exact < 1e-3, "σ̂ = {estimate}, SVD σ = {exact}");
         let normalized = sn.normalize_weight(weight.clone()).into_data();
         let normalized = normalized.try_to_vec::<f32>().unwrap();
         let sigma_normalized = largest_singular_value(&normalized, m, k);
@@ -219,16 +205,11 @@ pub(crate) mod tests {
         let device = test_device().autodiff();
         let a = [0.6f32, 0.8];
         let b = [1.0f32, 0.0, 0.0];
-        let values: Vec<f32> = a
-            .iter()
-            .flat_map(|ai| b.iter().map(move |bj| 3.0 * ai * bj))
-            .collect();
+        let values: Vec<f32> =
+            a.iter().flat_map(|ai| b.iter().map(move |bj| 3.0 * ai * bj)).collect();
         let weight =
             Tensor::<2>::from_data(TensorData::new(values, [2, 3]), &device).require_grad();
-        let sn = SpectralNormConfig::new()
-            .with_n_power_iterations(5)
-            .init(2, &device)
-            .unwrap();
+        let sn = SpectralNormConfig::new().with_n_power_iterations(5).init(2, &device).unwrap();
         let sigma = sn.sigma(weight.clone());
         assert!((sigma.clone().into_scalar::<f32>() - 3.0).abs() < 1e-5);
         let grad = weight.grad(&sigma.backward()).unwrap();
@@ -243,18 +224,8 @@ pub(crate) mod tests {
     #[test]
     fn bad_configs_are_typed_errors() {
         let device = test_device();
-        assert!(
-            SpectralNormConfig::new()
-                .with_n_power_iterations(0)
-                .init(3, &device)
-                .is_err()
-        );
-        assert!(
-            SpectralNormConfig::new()
-                .with_eps(f64::NAN)
-                .init(3, &device)
-                .is_err()
-        );
+        assert!(SpectralNormConfig::new().with_n_power_iterations(0).init(3, &device).is_err());
+        assert!(SpectralNormConfig::new().with_eps(f64::NAN).init(3, &device).is_err());
         assert!(SpectralNormConfig::new().init(0, &device).is_err());
     }
 }

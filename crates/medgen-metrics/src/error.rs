@@ -12,9 +12,6 @@ pub enum MetricsError {
     /// A shared validation error (wrong shape or rank, empty input, NaN, invalid option).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// An error of the distance transforms used by the surface-distance metrics.
-    #[error(transparent)]
-    Sdf(#[from] SdfError),
     /// A metric that is undefined for the given input, e.g. AUROC with a single class or a
     /// surface distance to an empty mask.
     #[error("{metric} is undefined: {reason}")]
@@ -23,16 +20,6 @@ pub enum MetricsError {
         metric: &'static str,
         /// Why it has no value for this input.
         reason: String,
-    },
-    /// A mask tensor held a value other than exactly `0.0` or `1.0`.
-    #[error("{what} must be binary (every value 0 or 1), found {value} at flat index {index}")]
-    NonBinaryMask {
-        /// Which input was wrong.
-        what: String,
-        /// Flat (row-major) index of the first offending element.
-        index: usize,
-        /// The offending value.
-        value: f64,
     },
     /// A dense linear-algebra routine failed (e.g. an eigendecomposition did not converge).
     #[error("linear algebra failed in {what}: {reason}")]
@@ -56,9 +43,16 @@ pub enum MetricsError {
 impl MetricsError {
     /// Builds [`MetricsError::Undefined`].
     pub(crate) fn undefined(metric: &'static str, reason: impl std::fmt::Display) -> Self {
-        Self::Undefined {
-            metric,
-            reason: reason.to_string(),
+        Self::Undefined { metric, reason: reason.to_string() }
+    }
+}
+
+impl From<SdfError> for MetricsError {
+    /// Every `medgen-sdf` error (of the distance transforms behind the surface distances) is
+    /// a shared core error.
+    fn from(err: SdfError) -> Self {
+        match err {
+            SdfError::Core(core) => Self::Core(core),
         }
     }
 }

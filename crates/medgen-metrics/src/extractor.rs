@@ -131,10 +131,7 @@ mod tests {
     }
 
     fn images(values: &[f32], n: usize) -> Tensor<4> {
-        Tensor::from_data(
-            TensorData::new(values.to_vec(), [n, 1, 2, 2]),
-            &test_device(),
-        )
+        Tensor::from_data(TensorData::new(values.to_vec(), [n, 1, 2, 2]), &test_device())
     }
 
     /// Host features of `Moments` for single-channel 2 × 2 images.
@@ -154,14 +151,8 @@ mod tests {
         let real: Vec<f32> = (0..20).map(|i| ((i * 7) % 9) as f32 / 9.0).collect();
         let fake: Vec<f32> = (0..20).map(|i| ((i * 5) % 11) as f32 / 8.0).collect();
         let extractor = Moments { channels: 1 };
-        let value = fid(
-            &extractor,
-            images(&real, 5),
-            images(&fake, 5),
-            2,
-            &FrechetOptions::new(),
-        )
-        .unwrap();
+        let value =
+            fid(&extractor, images(&real, 5), images(&fake, 5), 2, &FrechetOptions::new()).unwrap();
         let (a, b) = (host_moments(&real), host_moments(&fake));
         let (fa, fb) = (
             FeatureMatrix::new(&a, 5, 2, "a").unwrap(),
@@ -190,13 +181,7 @@ mod tests {
         let extractor = Moments { channels: 1 };
         let fake = [0.25f32; 12];
         assert!(matches!(
-            fid(
-                &extractor,
-                images(&real, 3),
-                images(&fake, 3),
-                2,
-                &FrechetOptions::new()
-            ),
+            fid(&extractor, images(&real, 3), images(&fake, 3), 2, &FrechetOptions::new()),
             Err(crate::MetricsError::Core(CoreError::NonFinite { .. }))
         ));
         assert!(matches!(

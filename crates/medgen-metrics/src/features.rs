@@ -33,10 +33,7 @@ impl<'a> FeatureMatrix<'a> {
             .into());
         }
         if rows == 0 || cols == 0 {
-            return Err(CoreError::Empty {
-                what: format!("{what} ({rows} × {cols})"),
-            }
-            .into());
+            return Err(CoreError::Empty { what: format!("{what} ({rows} × {cols})") }.into());
         }
         if !data.iter().all(|v| v.is_finite()) {
             return Err(CoreError::NonFinite { what: what.into() }.into());
@@ -74,12 +71,8 @@ impl<'a> FeatureMatrix<'a> {
         if self.cols == other.cols {
             Ok(())
         } else {
-            Err(CoreError::shape(
-                what,
-                format!("[_, {}]", self.cols),
-                &[other.rows, other.cols],
-            )
-            .into())
+            Err(CoreError::shape(what, format!("[_, {}]", self.cols), &[other.rows, other.cols])
+                .into())
         }
     }
 }
@@ -96,11 +89,5 @@ pub fn features_to_host(features: Tensor<2>) -> Result<(Vec<f64>, usize, usize)>
 
 /// Reads any float tensor back to the host as row-major `f64` values.
 pub(crate) fn tensor_to_host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f64>> {
-    let values = tensor
-        .try_into_vec_as::<f64>()
-        .map_err(|e| CoreError::Device {
-            name: "tensor read-back".into(),
-            reason: format!("{e:?}"),
-        })?;
-    Ok(values)
+    Ok(medgen_core::read_values::<f64, D, _>(tensor, "tensor")?)
 }

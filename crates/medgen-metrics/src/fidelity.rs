@@ -101,12 +101,9 @@ pub fn nearest_neighbour_distances(
     let (mut distances, mut indices) =
         (Vec::with_capacity(d.nrows()), Vec::with_capacity(d.nrows()));
     for j in 0..d.nrows() {
-        let (index, distance) =
-            (0..d.ncols())
-                .map(|i| (i, d[(j, i)]))
-                .fold((0, f64::INFINITY), |best, next| {
-                    if next.1 < best.1 { next } else { best }
-                });
+        let (index, distance) = (0..d.ncols())
+            .map(|i| (i, d[(j, i)]))
+            .fold((0, f64::INFINITY), |best, next| if next.1 < best.1 { next } else { best });
         distances.push(distance);
         indices.push(index);
     }
@@ -128,9 +125,7 @@ fn distances(a: FeatureMatrix<'_>, b: FeatureMatrix<'_>) -> Mat<f64> {
     let norm = |m: FeatureMatrix<'_>, i: usize| m.row(i).iter().map(|v| v * v).sum::<f64>();
     let na: Vec<f64> = (0..a.rows()).map(|i| norm(a, i)).collect();
     let nb: Vec<f64> = (0..b.rows()).map(|j| norm(b, j)).collect();
-    Mat::from_fn(a.rows(), b.rows(), |i, j| {
-        (na[i] + nb[j] - 2.0 * gram[(i, j)]).max(0.0).sqrt()
-    })
+    Mat::from_fn(a.rows(), b.rows(), |i, j| (na[i] + nb[j] - 2.0 * gram[(i, j)]).max(0.0).sqrt())
 }
 
 /// The `k`-th smallest entry of every row of a square distance matrix, counting the

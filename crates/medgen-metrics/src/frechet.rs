@@ -81,26 +81,17 @@ pub fn frechet_distance(
 ) -> Result<FrechetDistance> {
     let d = a.dim();
     if b.dim() != d {
-        return Err(
-            CoreError::shape("second Gaussian's mean", format!("[{d}]"), &[b.dim()]).into(),
-        );
+        return Err(CoreError::shape("second Gaussian's mean", format!("[{d}]"), &[b.dim()]).into());
     }
     let offset = options.offset;
     if !(offset.is_finite() && offset >= 0.0) {
         return Err(
-            CoreError::config("offset", format!("must be finite and >= 0, got {offset}")).into(),
+            CoreError::config("offset", format!("must be finite and >= 0, got {offset}")).into()
         );
     }
-    let mean_term: f64 = a
-        .mean()
-        .iter()
-        .zip(b.mean())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
+    let mean_term: f64 = a.mean().iter().zip(b.mean()).map(|(x, y)| (x - y) * (x - y)).sum();
     let (c1, c2) = (a.covariance(), b.covariance());
-    let trace: f64 = (0..d)
-        .map(|i| c1[i * d + i] + c2[i * d + i] + 2.0 * offset)
-        .sum();
+    let trace: f64 = (0..d).map(|i| c1[i * d + i] + c2[i * d + i] + 2.0 * offset).sum();
     let trace_sqrt = trace_sqrt_product(a, b, offset)?;
     let rank_deficient = [a.count(), b.count()].into_iter().flatten().any(|n| n <= d);
     Ok(FrechetDistance {
@@ -205,20 +196,13 @@ fn cholesky_transposed(covariance: &[f64], d: usize, offset: f64, par: Par) -> O
 fn eigen_factor(sigma: &Mat<f64>) -> Result<Mat<f64>> {
     let eigen = sigma.self_adjoint_eigen(Side::Lower).map_err(eigen_error)?;
     let (u, lambda) = (eigen.U(), eigen.S());
-    let root: Vec<f64> = (0..sigma.nrows())
-        .map(|i| lambda[i].max(0.0).sqrt())
-        .collect();
-    Ok(Mat::from_fn(sigma.nrows(), sigma.ncols(), |i, j| {
-        u[(i, j)] * root[j]
-    }))
+    let root: Vec<f64> = (0..sigma.nrows()).map(|i| lambda[i].max(0.0).sqrt()).collect();
+    Ok(Mat::from_fn(sigma.nrows(), sigma.ncols(), |i, j| u[(i, j)] * root[j]))
 }
 
 /// [`MetricsError::Linalg`] from a failed eigendecomposition.
 fn eigen_error(e: faer::linalg::evd::EvdError) -> MetricsError {
-    MetricsError::Linalg {
-        what: "symmetric eigendecomposition",
-        reason: format!("{e:?}"),
-    }
+    MetricsError::Linalg { what: "symmetric eigendecomposition", reason: format!("{e:?}") }
 }
 
 /// `Σ_i √max(0, ν_i)` over the eigenvalues of `Fᵀ (Σ₂ + εI) F`, for a factor `F` with the
@@ -281,9 +265,7 @@ fn trace_sqrt_with_factor(
         1.0,
         par,
     );
-    let nu = m
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(eigen_error)?;
+    let nu = m.self_adjoint_eigenvalues(Side::Lower).map_err(eigen_error)?;
     Ok(nu.iter().map(|v| v.max(0.0).sqrt()).sum())
 }
 
@@ -295,11 +277,7 @@ fn trace_sqrt_with_factor(
 pub fn frechet_trace_sqrt_baseline(a: &GaussianStats, b: &GaussianStats) -> Result<f64> {
     let (sigma1, sigma2) = (a.covariance_faer(0.0), b.covariance_faer(0.0));
     let sigma2 = Mat::from_fn(sigma2.nrows(), sigma2.ncols(), |i, j| {
-        if i >= j {
-            sigma2[(i, j)]
-        } else {
-            sigma2[(j, i)]
-        }
+        if i >= j { sigma2[(i, j)] } else { sigma2[(j, i)] }
     });
     let par = get_global_parallelism();
     match sigma1.llt(Side::Lower) {
@@ -385,9 +363,7 @@ mod tests {
         let sym1 = vec![2.0, 0.5, 0.0, 0.5, 1.0, 0.2, 0.0, 0.2, 3.0];
         let sym2 = vec![1.0, -0.3, 0.1, -0.3, 2.0, 0.0, 0.1, 0.0, 0.5];
         let junk = |m: &[f64]| -> Vec<f64> {
-            (0..9)
-                .map(|k| if k % 3 > k / 3 { 99.0 + k as f64 } else { m[k] })
-                .collect()
+            (0..9).map(|k| if k % 3 > k / 3 { 99.0 + k as f64 } else { m[k] }).collect()
         };
         let mean = vec![0.1, 0.2, 0.3];
         for offset in [0.0, 0.4] {
@@ -410,11 +386,7 @@ mod tests {
             let nu = m.self_adjoint_eigenvalues(Side::Lower).unwrap();
             let root: f64 = nu.iter().map(|v| v.max(0.0).sqrt()).sum();
             let expected = 6.0 + 3.5 + 6.0 * offset - 2.0 * root;
-            assert!(
-                (exact.distance - expected).abs() < 1e-12,
-                "{} vs {expected}",
-                exact.distance
-            );
+            assert!((exact.distance - expected).abs() < 1e-12, "{} vs {expected}", exact.distance);
         }
     }
 
@@ -447,16 +419,9 @@ mod tests {
         let a = GaussianStats::new(vec![0.0; 4], diagonal(&sa), None).unwrap();
         let b = GaussianStats::new(vec![0.0; 4], diagonal(&sb), None).unwrap();
         let fd = frechet_distance(&a, &b, &FrechetOptions::new()).unwrap();
-        let expected: f64 = sa
-            .iter()
-            .zip(&sb)
-            .map(|(x, y): (&f64, &f64)| (x.sqrt() - y.sqrt()).powi(2))
-            .sum();
-        assert!(
-            (fd.distance - expected).abs() < 1e-12,
-            "{} vs {expected}",
-            fd.distance
-        );
+        let expected: f64 =
+            sa.iter().zip(&sb).map(|(x, y): (&f64, &f64)| (x.sqrt() - y.sqrt()).powi(2)).sum();
+        assert!((fd.distance - expected).abs() < 1e-12, "{} vs {expected}", fd.distance);
     }
 
     #[test]
@@ -467,10 +432,7 @@ mod tests {
         let b = GaussianStats::new(vec![0.0; 2], diagonal(&b_diag), None).unwrap();
         let eps = 0.25;
         let fd = frechet_distance(&a, &b, &FrechetOptions::new().with_offset(eps)).unwrap();
-        let expected: f64 = b_diag
-            .iter()
-            .map(|v| (eps.sqrt() - (v + eps).sqrt()).powi(2))
-            .sum();
+        let expected: f64 = b_diag.iter().map(|v| (eps.sqrt() - (v + eps).sqrt()).powi(2)).sum();
         assert!((fd.distance - expected).abs() < 1e-12);
     }
 

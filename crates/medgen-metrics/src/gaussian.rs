@@ -28,27 +28,17 @@ impl GaussianStats {
     pub fn new(mean: Vec<f64>, covariance: Vec<f64>, count: Option<usize>) -> Result<Self> {
         let d = mean.len();
         if d == 0 {
-            return Err(CoreError::Empty {
-                what: "mean".into(),
-            }
-            .into());
+            return Err(CoreError::Empty { what: "mean".into() }.into());
         }
         if covariance.len() != d * d {
             return Err(
-                CoreError::shape("covariance", format!("[{d}, {d}]"), &[covariance.len()]).into(),
+                CoreError::shape("covariance", format!("[{d}, {d}]"), &[covariance.len()]).into()
             );
         }
         if !mean.iter().chain(&covariance).all(|v| v.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: "Gaussian statistics".into(),
-            }
-            .into());
+            return Err(CoreError::NonFinite { what: "Gaussian statistics".into() }.into());
         }
-        Ok(Self {
-            mean,
-            covariance,
-            count,
-        })
+        Ok(Self { mean, covariance, count })
     }
 
     /// Fits a Gaussian to the rows of `features` (`n × d`): the sample mean
@@ -83,11 +73,7 @@ impl GaussianStats {
             get_global_parallelism(),
         );
         let covariance = (0..d * d).map(|k| cov[(k / d, k % d)]).collect();
-        Ok(Self {
-            mean,
-            covariance,
-            count: Some(n),
-        })
+        Ok(Self { mean, covariance, count: Some(n) })
     }
 
     /// The dimension `d`.
@@ -113,8 +99,6 @@ impl GaussianStats {
     /// `Σ + ε·I` as a `faer` matrix.
     pub(crate) fn covariance_faer(&self, offset: f64) -> Mat<f64> {
         let d = self.dim();
-        Mat::from_fn(d, d, |i, j| {
-            self.covariance[i * d + j] + if i == j { offset } else { 0.0 }
-        })
+        Mat::from_fn(d, d, |i, j| self.covariance[i * d + j] + if i == j { offset } else { 0.0 })
     }
 }

@@ -20,7 +20,7 @@ pub fn inception_score(logits: FeatureMatrix<'_>, splits: usize) -> Result<MeanS
     let (n, k) = (logits.rows(), logits.cols());
     if splits == 0 || splits > n {
         return Err(
-            CoreError::config("splits", format!("must be in [1, N = {n}], got {splits}")).into(),
+            CoreError::config("splits", format!("must be in [1, N = {n}], got {splits}")).into()
         );
     }
     let probs: Vec<f64> = (0..n).flat_map(|i| softmax(logits.row(i))).collect();
@@ -77,9 +77,8 @@ mod tests {
     fn confident_distinct_classes_score_the_number_of_classes() {
         // Each row is (almost) one-hot on a different class: IS → K.
         let k = 4;
-        let logits: Vec<f64> = (0..k * k)
-            .map(|i| if i % (k + 1) == 0 { 60.0 } else { 0.0 })
-            .collect();
+        let logits: Vec<f64> =
+            (0..k * k).map(|i| if i % (k + 1) == 0 { 60.0 } else { 0.0 }).collect();
         let m = FeatureMatrix::new(&logits, k, k, "logits").unwrap();
         let score = inception_score(m, 1).unwrap();
         assert!((score.mean - k as f64).abs() < 1e-9, "{}", score.mean);

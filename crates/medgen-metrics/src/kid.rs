@@ -104,12 +104,9 @@ fn kernel_sums(a: &Mat<f64>, b: &Mat<f64>) -> (f64, f64) {
         get_global_parallelism(),
     );
     let kernel = |g: f64| (g + 1.0).powi(3);
-    let total = (0..gram.ncols())
-        .map(|j| gram.col(j).iter().map(|&g| kernel(g)).sum::<f64>())
-        .sum();
-    let diagonal = (0..gram.nrows().min(gram.ncols()))
-        .map(|i| kernel(gram[(i, i)]))
-        .sum();
+    let total =
+        (0..gram.ncols()).map(|j| gram.col(j).iter().map(|&g| kernel(g)).sum::<f64>()).sum();
+    let diagonal = (0..gram.nrows().min(gram.ncols())).map(|i| kernel(gram[(i, i)])).sum();
     (total, diagonal)
 }
 
@@ -141,9 +138,7 @@ mod tests {
     }
 
     fn data(seed: usize, len: usize) -> Vec<f64> {
-        (0..len)
-            .map(|i| (((i * 37 + seed * 11) % 23) as f64 - 11.0) / 7.0)
-            .collect()
+        (0..len).map(|i| (((i * 37 + seed * 11) % 23) as f64 - 11.0) / 7.0).collect()
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //!   [`precision_recall_curve`] (scikit-learn), [`best_dice_threshold`];
 //! - segmentation: [`dice`], [`iou`], [`surface_distances`] (Hausdorff distance, HD95,
 //!   ASSD), [`generalized_energy_distance`], [`uncertainty_maps`];
-//! - fidelity and diversity: [`prdc`] (precision, recall, density, coverage) and
-//!   [`nearest_neighbour_distances`].
+//! - fidelity and diversity: [`prdc`] (precision, recall, density, coverage),
+//!   [`nearest_neighbour_distances`], and [`SampleQuality`] (PRDC, Fréchet distance and a
+//!   diversity ratio in one call, for spotting mode collapse).
 //!
 //! Everything runs on the host in `f64` (dense linear algebra through `faer`, on its global
 //! rayon pool); the tensor entry points ([`ssim_batch`], [`psnr_batch`], [`fid`], ...) read
@@ -43,6 +44,7 @@ pub mod image;
 pub mod inception;
 pub mod inception_score;
 pub mod kid;
+pub mod sample_quality;
 pub mod segmentation;
 pub mod summary;
 
@@ -68,6 +70,7 @@ pub use image::{
 pub use inception::{InceptionV3, InceptionV3Config};
 pub use inception_score::{inception_score, inception_score_tensor};
 pub use kid::{KidConfig, kid};
+pub use sample_quality::SampleQuality;
 pub use segmentation::{
     EnergyDistance, SurfaceDistanceConfig, SurfaceDistances, UncertaintyMaps, dice, dice_batch,
     generalized_energy_distance, iou, iou_batch, sample_diversity, surface_distances,

@@ -16,9 +16,6 @@ impl MeanStd {
         let k = values.len() as f64;
         let mean = values.iter().sum::<f64>() / k;
         let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / k;
-        Self {
-            mean,
-            std: var.sqrt(),
-        }
+        Self { mean, std: var.sqrt() }
     }
 }

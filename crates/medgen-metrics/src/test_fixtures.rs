@@ -11,12 +11,7 @@ pub(crate) fn load(name: &str) -> Value {
 
 /// A JSON array of numbers as `f64`.
 pub(crate) fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .expect("an array")
-        .iter()
-        .map(|v| v.as_f64().expect("a number"))
-        .collect()
+    value.as_array().expect("an array").iter().map(|v| v.as_f64().expect("a number")).collect()
 }
 
 /// A JSON number as `usize`.

@@ -36,10 +36,7 @@ pub(crate) fn brute_edt(mask: &[bool], shape: &[usize], sampling: &[f64]) -> Vec
     let zeros: Vec<usize> = (0..mask.len()).filter(|&i| !mask[i]).collect();
     (0..mask.len())
         .map(|i| {
-            zeros
-                .iter()
-                .map(|&z| distance(i, z, shape, sampling))
-                .fold(f64::INFINITY, f64::min)
+            zeros.iter().map(|&z| distance(i, z, shape, sampling)).fold(f64::INFINITY, f64::min)
         })
         .collect()
 }

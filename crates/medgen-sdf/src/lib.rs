@@ -1,8 +1,9 @@
 //! # medgen-sdf
 //!
 //! Exact Euclidean distance transforms and signed distance functions of binary masks, for
-//! segmentation by flow matching (masks represented as truncated SDFs) and for distance-based
-//! metrics (Hausdorff distance, surface distances).
+//! segmentation by generative models over SDFs (`medgen-seg`) and for distance-based metrics
+//! (Hausdorff distance, surface distances, in `medgen-metrics`). It depends on `medgen-core`
+//! only.
 //!
 //! - [`distance_transform_edt`]: `scipy.ndimage.distance_transform_edt` semantics (for every
 //!   non-zero element, the Euclidean distance to the nearest zero element, with optional
@@ -14,10 +15,6 @@
 //!   [`SignConvention`] (default negative inside, `mask = sdf <= 0`), [`Truncation`] at `±τ`
 //!   and normalisation to `[−1, 1]`; the round trip is exact. [`signed_distance_tensor`] and
 //!   [`mask_from_sdf_tensor`] work on `[N, 1, H, W]` / `[N, 1, D, H, W]` batches.
-//! - [`segmentation`]: FlowSDF-style segmentation — an image-conditioned U-Net with a flow
-//!   matching (or diffusion) sampler over truncated SDFs ([`SdfSegmenter`]), cached and
-//!   augmented training data, implicit ensembles with uncertainty maps, 3D patches with
-//!   blended stitching, and ambiguous annotations.
 //!
 //! The transforms run on the host in `f64`; the tensor entry points read the masks back once
 //! and upload the result once (distance transforms are sequential scans that GPUs do not
@@ -41,21 +38,17 @@
 mod brute_force;
 pub mod edt;
 pub mod error;
-mod mask;
+pub mod mask;
 mod sampling;
 pub mod sdf;
-pub mod segmentation;
 
 pub use edt::{
     EdtOptions, EdtResult, EdtTensors, NoBackground, distance_transform_edt,
     distance_transform_edt_tensor,
 };
 pub use error::{Result, SdfError};
+pub use mask::{read_binary_mask, read_values};
 pub use sdf::{
     SdfConfig, SignConvention, Truncation, mask_from_sdf, mask_from_sdf_tensor, signed_distance,
     signed_distance_tensor,
-};
-pub use segmentation::{
-    SdfGenerator, SdfGeneratorConfig, SdfSegmenter, SdfSegmenterConfig, Segmentation,
-    SegmentationDataset,
 };

@@ -1,18 +1,21 @@
-//! Moving binary masks and distance maps between tensors and host buffers.
+//! Moving binary masks and distance maps between tensors and host buffers (also used by
+//! `medgen-seg` to read masks back).
 
 use burn::prelude::*;
 use medgen_core::check::ensure_non_empty;
 
-use crate::error::{Result, SdfError};
+use medgen_core::CoreError;
+
+use crate::error::Result;
 
 /// Reads `tensor` back to the host in one round trip and returns its elements (row-major) as
 /// a binary mask, with its shape.
 ///
 /// Every value must be exactly `0.0` (background, `false`) or `1.0` (foreground, `true`);
 /// anything else (including NaN, or a soft mask such as `0.7`) is
-/// [`SdfError::NonBinaryMask`]: threshold soft masks explicitly before calling (e.g.
+/// [`CoreError::NonBinaryMask`](medgen_core::CoreError::NonBinaryMask): threshold soft masks explicitly before calling (e.g.
 /// `mask.greater_elem(0.5).float()`), so the choice of threshold stays visible.
-pub(crate) fn read_binary_mask<const D: usize>(
+pub fn read_binary_mask<const D: usize>(
     tensor: Tensor<D>,
     what: &str,
 ) -> Result<(Vec<bool>, [usize; D])> {
@@ -28,11 +31,8 @@ pub(crate) fn read_binary_mask<const D: usize>(
             } else if value == 0.0 {
                 Ok(false)
             } else {
-                Err(SdfError::NonBinaryMask {
-                    what: what.into(),
-                    index,
-                    value,
-                })
+                Err(CoreError::NonBinaryMask { what: what.into(), index, value: f64::from(value) }
+                    .into())
             }
         })
         .collect::<Result<Vec<bool>>>()?;
@@ -40,13 +40,8 @@ pub(crate) fn read_binary_mask<const D: usize>(
 }
 
 /// Reads `tensor` back to the host as row-major `f32` values (one round trip).
-pub(crate) fn read_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
-    tensor
-        .try_into_vec_as::<f32>()
-        .map_err(|err| SdfError::Readback {
-            what: what.into(),
-            reason: err.to_string(),
-        })
+pub fn read_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    Ok(medgen_core::read_values::<f32, D, _>(tensor, what)?)
 }
 
 /// Uploads row-major `values` of shape `dims` to `device`, in the device's float dtype.
@@ -72,7 +67,7 @@ mod tests {
         assert_eq!(dims, [2, 2]);
         let soft = Tensor::<2>::from_floats([[0.0, 1.0], [0.7, 0.0]], &device);
         match read_binary_mask(soft, "m") {
-            Err(SdfError::NonBinaryMask { index, value, .. }) => {
+            Err(crate::SdfError::Core(CoreError::NonBinaryMask { index, value, .. })) => {
                 assert_eq!(index, 2);
                 assert!((value - 0.7).abs() < 1e-6);
             }

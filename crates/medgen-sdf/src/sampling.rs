@@ -17,10 +17,7 @@ pub(crate) fn resolve_sampling(sampling: Option<&[f64]>, ndim: usize) -> Result<
         Some(values) => {
             return Err(CoreError::config(
                 "sampling",
-                format!(
-                    "expected 1 or {ndim} spacings (one per axis), got {}",
-                    values.len()
-                ),
+                format!("expected 1 or {ndim} spacings (one per axis), got {}", values.len()),
             )
             .into());
         }
@@ -43,10 +40,7 @@ mod tests {
     fn scalar_broadcasts_and_defaults_to_one() {
         assert_eq!(resolve_sampling(None, 3).unwrap(), vec![1.0; 3]);
         assert_eq!(resolve_sampling(Some(&[0.5]), 2).unwrap(), vec![0.5, 0.5]);
-        assert_eq!(
-            resolve_sampling(Some(&[1.0, 2.0]), 2).unwrap(),
-            vec![1.0, 2.0]
-        );
+        assert_eq!(resolve_sampling(Some(&[1.0, 2.0]), 2).unwrap(), vec![1.0, 2.0]);
     }
 
     #[test]

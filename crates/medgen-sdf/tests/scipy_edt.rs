@@ -40,12 +40,7 @@ fn assert_close(got: &[f64], want: &[f64], what: &str) {
 fn edt_matches_scipy_in_2d_and_3d_with_anisotropic_sampling() {
     let fixture = fixture();
     assert!(fixture.scipy_version.starts_with("1."));
-    assert!(
-        fixture
-            .cases
-            .iter()
-            .any(|c| c.shape.len() == 3 && c.sampling.is_some())
-    );
+    assert!(fixture.cases.iter().any(|c| c.shape.len() == 3 && c.sampling.is_some()));
     for case in &fixture.cases {
         let mask: Vec<bool> = case.mask.iter().map(|&m| m != 0).collect();
         let inverted: Vec<bool> = mask.iter().map(|m| !m).collect();

@@ -43,16 +43,11 @@ impl AdversarialAeConfig {
         if !(self.adversarial_weight.is_finite() && self.adversarial_weight >= 0.0) {
             return Err(CoreError::config(
                 "adversarial_weight",
-                format!(
-                    "must be finite and non-negative, got {}",
-                    self.adversarial_weight
-                ),
+                format!("must be finite and non-negative, got {}", self.adversarial_weight),
             )
             .into());
         }
-        Ok(AdversarialAe {
-            config: self.clone(),
-        })
+        Ok(AdversarialAe { config: self.clone() })
     }
 }
 
@@ -103,8 +98,8 @@ mod tests {
     use burn::optim::AdamConfig;
     use medgen_core::device::testing_on_wgpu;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::train::{Trainer, TrainerConfig, WarmupCosineConfig};
     use medgen_core::{seeded_rng, test_device};
+    use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 
     fn value(t: Tensor<1>) -> f64 {
         t.into_scalar::<f32>() as f64
@@ -114,32 +109,18 @@ mod tests {
     #[test]
     fn objectives_match_their_definitions() {
         let device = test_device();
-        let ae = AeConfig::new(BackboneConfig::new(0, 3, 2).with_hidden(vec![8]))
-            .init(&device)
-            .unwrap();
+        let ae =
+            AeConfig::new(BackboneConfig::new(0, 3, 2).with_hidden(vec![8])).init(&device).unwrap();
         let disc = LatentDiscriminatorConfig::new(2).init(&device).unwrap();
         let x = gaussian_noise([5, 3], &mut seeded_rng(0), &device).unwrap();
-        let aae = AdversarialAeConfig::new()
-            .with_adversarial_weight(0.5)
-            .init()
-            .unwrap();
+        let aae = AdversarialAeConfig::new().with_adversarial_weight(0.5).init().unwrap();
         let gan = GanLoss::NonSaturating;
-        let got = value(
-            aae.autoencoder_loss(&ae, &disc, x.clone(), &mut seeded_rng(1))
-                .unwrap(),
-        );
+        let got = value(aae.autoencoder_loss(&ae, &disc, x.clone(), &mut seeded_rng(1)).unwrap());
         let codes = ae.encode(x.clone()).unwrap();
         let expected = value(ae.loss(x.clone(), &mut seeded_rng(1)).unwrap())
-            + 0.5
-                * value(
-                    gan.generator_loss(disc.forward(codes.clone()).unwrap())
-                        .unwrap(),
-                );
+            + 0.5 * value(gan.generator_loss(disc.forward(codes.clone()).unwrap()).unwrap());
         assert!((got - expected).abs() < 1e-5);
-        let got = value(
-            aae.discriminator_loss(&ae, &disc, x, &mut seeded_rng(2))
-                .unwrap(),
-        );
+        let got = value(aae.discriminator_loss(&ae, &disc, x, &mut seeded_rng(2)).unwrap());
         let prior = gaussian_like(&codes, &mut seeded_rng(2)).unwrap();
         let expected = value(
             gan.discriminator_loss(disc.forward(prior).unwrap(), disc.forward(codes).unwrap())
@@ -147,12 +128,7 @@ mod tests {
         );
         assert!((got - expected).abs() < 1e-5);
         assert!(disc.forward(Tensor::<2>::zeros([2, 3], &device)).is_err());
-        assert!(
-            AdversarialAeConfig::new()
-                .with_adversarial_weight(f64::NAN)
-                .init()
-                .is_err()
-        );
+        assert!(AdversarialAeConfig::new().with_adversarial_weight(f64::NAN).init().is_err());
     }
 
     /// Mean and standard deviation of all code elements.
@@ -170,10 +146,7 @@ mod tests {
             .collect();
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
-        (
-            mean,
-            (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n).sqrt(),
-        )
+        (mean, (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n).sqrt())
     }
 
     /// Trains an AAE with adversarial weight `weight` for `steps` alternating steps on
@@ -188,10 +161,7 @@ mod tests {
         let ae = AeConfig::new(BackboneConfig::new(0, 4, 2).with_hidden(vec![16]))
             .init(&device)
             .unwrap();
-        let disc = LatentDiscriminatorConfig::new(2)
-            .with_hidden(vec![32])
-            .init(&device)
-            .unwrap();
+        let disc = LatentDiscriminatorConfig::new(2).with_hidden(vec![32]).init(&device).unwrap();
         let config = TrainerConfig::new(WarmupCosineConfig::new(3e-3, steps));
         let mut ae_trainer =
             Trainer::new(&config, ae, AdamConfig::new().init(), seeded_rng(1), &()).unwrap();
@@ -203,10 +173,7 @@ mod tests {
             &(),
         )
         .unwrap();
-        let aae = AdversarialAeConfig::new()
-            .with_adversarial_weight(weight)
-            .init()
-            .unwrap();
+        let aae = AdversarialAeConfig::new().with_adversarial_weight(weight).init().unwrap();
         for _ in 0..steps {
             d_trainer
                 .step(|d: &LatentDiscriminator, _, rng| {
@@ -214,9 +181,7 @@ mod tests {
                 })
                 .unwrap();
             let d = d_trainer.model();
-            ae_trainer
-                .step(|ae: &Ae, _, rng| aae.autoencoder_loss(ae, d, x.clone(), rng))
-                .unwrap();
+            ae_trainer.step(|ae: &Ae, _, rng| aae.autoencoder_loss(ae, d, x.clone(), rng)).unwrap();
         }
         code_moments(ae_trainer.model(), &x.inner())
     }

@@ -57,12 +57,12 @@ impl Ae {
     /// Reconstructs `x`: `D(E(x))`, no corruption.
     pub fn reconstruct<const D: usize>(&self, x: Tensor<D>) -> crate::Result<Tensor<D>> {
         let z = self.encode(x)?;
-        Ok(self.decode(z)?)
+        self.decode(z)
     }
 
     /// The training loss `mean ‖x − D(E(x̃))‖²` (mean over all elements), `[1]`, with the
     /// corruption drawn from `rng` for a denoising autoencoder. NaN in `x` gives a NaN loss,
-    /// which [`medgen_core::train::Trainer`] reports as `Diverged`.
+    /// which [`medgen_train::Trainer`] reports as `Diverged`.
     pub fn loss<const D: usize>(
         &self,
         x: Tensor<D>,
@@ -78,25 +78,18 @@ impl Ae {
 }
 
 impl<const D: usize> Autoencoder<D, D> for Ae {
+    type Error = crate::error::VaeError;
+
     /// `z = E(x)`: `[N, C, *n] → [N, latent_channels, *n/f]`; checks the shape first.
-    fn encode(&self, x: Tensor<D>) -> medgen_core::Result<Tensor<D>> {
-        self.backbone.check_data(&x).map_err(into_core)?;
+    fn encode(&self, x: Tensor<D>) -> crate::Result<Tensor<D>> {
+        self.backbone.check_data(&x)?;
         Ok(self.encoder.forward(x))
     }
 
     /// `x̂ = D(z)`: `[N, latent_channels, *m] → [N, C, *m·f]`; checks the shape first.
-    fn decode(&self, z: Tensor<D>) -> medgen_core::Result<Tensor<D>> {
-        self.backbone.check_latent(&z).map_err(into_core)?;
+    fn decode(&self, z: Tensor<D>) -> crate::Result<Tensor<D>> {
+        self.backbone.check_latent(&z)?;
         Ok(self.decoder.forward(z))
-    }
-}
-
-/// Hands a crate error back as a core error where a core trait is implemented (only core
-/// errors arise there).
-pub(crate) fn into_core(err: crate::error::VaeError) -> medgen_core::CoreError {
-    match err {
-        crate::error::VaeError::Core(core) => core,
-        other => medgen_core::CoreError::config("vae", other.to_string()),
     }
 }
 
@@ -104,21 +97,16 @@ pub(crate) fn into_core(err: crate::error::VaeError) -> medgen_core::CoreError {
 mod tests {
     use super::*;
     use burn::optim::AdamConfig;
-    use medgen_core::data::PhantomConfig;
     use medgen_core::device::testing_on_wgpu;
-    use medgen_core::train::{Trainer, TrainerConfig, WarmupCosineConfig};
     use medgen_core::{seeded_rng, test_device};
+    use medgen_data::PhantomConfig;
+    use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 
     /// Mean squared reconstruction error on held-out phantoms.
     fn held_out_mse(model: &Ae, x: &Tensor<4>) -> f32 {
         let m = model.clone().valid();
         let x = x.clone().inner();
-        m.reconstruct(x.clone())
-            .unwrap()
-            .sub(x)
-            .square()
-            .mean()
-            .into_scalar::<f32>()
+        m.reconstruct(x.clone()).unwrap().sub(x).square().mean().into_scalar::<f32>()
     }
 
     /// Training a small denoising AE on 16x16 phantoms lowers the held-out error.
@@ -137,14 +125,9 @@ mod tests {
         let model = config.init(&device).unwrap();
         let before = held_out_mse(&model, &test);
         let trainer_config = TrainerConfig::new(WarmupCosineConfig::new(3e-3, steps));
-        let mut trainer = Trainer::new(
-            &trainer_config,
-            model,
-            AdamConfig::new().init(),
-            seeded_rng(1),
-            &(),
-        )
-        .unwrap();
+        let mut trainer =
+            Trainer::new(&trainer_config, model, AdamConfig::new().init(), seeded_rng(1), &())
+                .unwrap();
         trainer
             .fit(|m: &Ae, step, rng| {
                 let start = (step * 16) % 64;
@@ -161,22 +144,13 @@ mod tests {
     #[test]
     fn vector_autoencoder_and_bad_inputs() {
         let device = test_device();
-        let model = AeConfig::new(BackboneConfig::new(0, 5, 2).with_hidden(vec![8]))
-            .init(&device)
-            .unwrap();
+        let model =
+            AeConfig::new(BackboneConfig::new(0, 5, 2).with_hidden(vec![8])).init(&device).unwrap();
         let z = model.encode(Tensor::<2>::zeros([3, 5], &device)).unwrap();
         assert_eq!(z.dims(), [3, 2]);
         assert_eq!(model.decode(z).unwrap().dims(), [3, 5]);
         assert!(model.encode(Tensor::<2>::zeros([3, 4], &device)).is_err());
-        assert!(
-            model
-                .encode(Tensor::<4>::zeros([3, 5, 2, 2], &device))
-                .is_err()
-        );
-        assert!(
-            AeConfig::new(BackboneConfig::new(0, 5, 0))
-                .init(&device)
-                .is_err()
-        );
+        assert!(model.encode(Tensor::<4>::zeros([3, 5, 2, 2], &device)).is_err());
+        assert!(AeConfig::new(BackboneConfig::new(0, 5, 0)).init(&device).is_err());
     }
 }

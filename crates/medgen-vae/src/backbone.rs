@@ -8,7 +8,7 @@ use medgen_core::CoreError;
 
 use crate::conv_stack::ConvStack;
 
-use medgen_core::nn::{Mlp, MlpConfig};
+use medgen_nn::{Mlp, MlpConfig};
 
 /// Architecture shared by all autoencoders of this crate.
 ///
@@ -93,20 +93,12 @@ impl BackboneConfig {
 
     /// The spatial downsampling factor `f` from data to latents (`1` for vectors).
     pub fn downsampling(&self) -> usize {
-        if self.spatial_dims == 0 {
-            1
-        } else {
-            1 << self.hidden.len().saturating_sub(1)
-        }
+        if self.spatial_dims == 0 { 1 } else { 1 << self.hidden.len().saturating_sub(1) }
     }
 
     /// The tensor rank of data and latents: 2 for vectors, `spatial_dims + 2` otherwise.
     pub fn rank(&self) -> usize {
-        if self.spatial_dims == 0 {
-            2
-        } else {
-            self.spatial_dims + 2
-        }
+        if self.spatial_dims == 0 { 2 } else { self.spatial_dims + 2 }
     }
 
     /// An encoder `data_channels + extra_in → out_channels`.
@@ -148,18 +140,8 @@ impl BackboneConfig {
             dims.push(output);
             return Ok(Coder::Mlp(MlpConfig::new(dims).init(device)?));
         }
-        let build = if decoder {
-            ConvStack::decoder
-        } else {
-            ConvStack::encoder
-        };
-        Ok(Coder::Conv(build(
-            self.spatial_dims,
-            input,
-            &self.hidden,
-            output,
-            device,
-        )?))
+        let build = if decoder { ConvStack::decoder } else { ConvStack::encoder };
+        Ok(Coder::Conv(build(self.spatial_dims, input, &self.hidden, output, device)?))
     }
 
     /// Checks a data batch `x`: rank, channel count `data_channels`, a non-empty batch and
@@ -197,10 +179,7 @@ impl BackboneConfig {
             )
             .into());
         }
-        if dims[2..]
-            .iter()
-            .any(|&n| n == 0 || !n.is_multiple_of(multiple))
-        {
+        if dims[2..].iter().any(|&n| n == 0 || !n.is_multiple_of(multiple)) {
             return Err(CoreError::shape(
                 what,
                 format!("spatial sizes that are positive multiples of {multiple}"),
@@ -275,11 +254,7 @@ mod tests {
         ));
         let wrong_rank = Tensor::<2>::zeros([1, 1], &device);
         assert!(config.check_data(&wrong_rank).is_err());
-        assert!(
-            config
-                .check_data(&Tensor::<4>::zeros([1, 2, 8, 8], &device))
-                .is_err()
-        );
+        assert!(config.check_data(&Tensor::<4>::zeros([1, 2, 8, 8], &device)).is_err());
         for bad in [
             BackboneConfig::new(2, 1, 0),
             BackboneConfig::new(1, 1, 2),

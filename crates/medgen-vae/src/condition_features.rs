@@ -124,14 +124,9 @@ mod tests {
     #[test]
     fn features_are_one_hot_then_covariates_and_broadcast() {
         let device = test_device();
-        let spec = ConditionSpec::new()
-            .with_num_classes(Some(3))
-            .with_embedding_dim(Some(1));
+        let spec = ConditionSpec::new().with_num_classes(Some(3)).with_embedding_dim(Some(1));
         let cond = Condition::<4>::none()
-            .with_class(Tensor::<1, Int>::from_data(
-                TensorData::new(vec![2, 0], [2]),
-                &device,
-            ))
+            .with_class(Tensor::<1, Int>::from_data(TensorData::new(vec![2, 0], [2]), &device))
             .with_embedding(Tensor::from_floats([[0.5], [-1.0]], &device));
         let f = spec.features(&cond, 2).unwrap().unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
-use medgen_core::nn::{SpatialConv, SpatialConvConfig, upsample_nearest2x};
+use medgen_nn::{SpatialConv, SpatialConvConfig, upsample_nearest2x};
 
 use crate::error::Result;
 
@@ -69,16 +69,11 @@ impl ConvStack {
         let mut layers = Vec::with_capacity(plan.len());
         for &(channels, stride, _) in plan {
             layers.push(
-                SpatialConvConfig::new(spatial_dims, channels)
-                    .with_stride(stride)
-                    .init(device)?,
+                SpatialConvConfig::new(spatial_dims, channels).with_stride(stride).init(device)?,
             );
         }
         let upsample_before = plan.iter().map(|p| p.2).collect();
-        Ok(Self {
-            layers,
-            upsample_before,
-        })
+        Ok(Self { layers, upsample_before })
     }
 
     /// Applies the stack to `x` `[N, C_in, *spatial]` (rank checked by the caller).

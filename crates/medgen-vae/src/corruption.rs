@@ -40,10 +40,9 @@ impl Corruption {
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |name: &str, reason: String| Err(CoreError::config(name, reason).into());
         match *self {
-            Self::Gaussian { std } if !(std.is_finite() && std > 0.0) => bad(
-                "corruption.std",
-                format!("must be positive and finite, got {std}"),
-            ),
+            Self::Gaussian { std } if !(std.is_finite() && std > 0.0) => {
+                bad("corruption.std", format!("must be positive and finite, got {std}"))
+            }
             Self::Masking { p, fill } if !(0.0..=1.0).contains(&p) || !fill.is_finite() => bad(
                 "corruption.p/fill",
                 format!("p must lie in [0, 1] and fill be finite, got {p} and {fill}"),
@@ -141,9 +140,7 @@ mod tests {
     fn masking_drops_the_requested_fraction() {
         let x = Tensor::<2>::ones([100, 100], &test_device());
         let y = values(
-            Corruption::Masking { p: 0.3, fill: -1.0 }
-                .apply(x, &mut seeded_rng(1))
-                .unwrap(),
+            Corruption::Masking { p: 0.3, fill: -1.0 }.apply(x, &mut seeded_rng(1)).unwrap(),
         );
         let dropped = y.iter().filter(|&&v| v == -1.0).count() as f64 / 1e4;
         assert!(y.iter().all(|&v| v == 1.0 || v == -1.0));
@@ -153,11 +150,7 @@ mod tests {
     #[test]
     fn salt_and_pepper_splits_evenly() {
         let x = Tensor::<2>::zeros([100, 100], &test_device());
-        let c = Corruption::SaltAndPepper {
-            p: 0.4,
-            low: -1.0,
-            high: 1.0,
-        };
+        let c = Corruption::SaltAndPepper { p: 0.4, low: -1.0, high: 1.0 };
         let y = values(c.apply(x.clone(), &mut seeded_rng(2)).unwrap());
         let salt = y.iter().filter(|&&v| v == 1.0).count() as f64 / 1e4;
         let pepper = y.iter().filter(|&&v| v == -1.0).count() as f64 / 1e4;
@@ -169,11 +162,7 @@ mod tests {
     #[test]
     fn gaussian_noise_has_the_requested_std() {
         let x = Tensor::<2>::ones([100, 100], &test_device());
-        let y = values(
-            Corruption::Gaussian { std: 0.5 }
-                .apply(x, &mut seeded_rng(3))
-                .unwrap(),
-        );
+        let y = values(Corruption::Gaussian { std: 0.5 }.apply(x, &mut seeded_rng(3)).unwrap());
         let mean = y.iter().map(|&v| v as f64).sum::<f64>() / 1e4;
         let var = y.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / 1e4;
         assert!((mean - 1.0).abs() < 0.02 && (var.sqrt() - 0.5).abs() < 0.02);
@@ -184,11 +173,7 @@ mod tests {
         for c in [
             Corruption::Gaussian { std: 0.0 },
             Corruption::Masking { p: 1.5, fill: 0.0 },
-            Corruption::SaltAndPepper {
-                p: 0.1,
-                low: f64::NAN,
-                high: 1.0,
-            },
+            Corruption::SaltAndPepper { p: 0.1, low: f64::NAN, high: 1.0 },
         ] {
             assert!(c.validate().is_err());
         }

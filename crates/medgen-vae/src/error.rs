@@ -11,7 +11,6 @@ pub enum VaeError {
     /// An error from `medgen-core` (invalid configuration, shape, non-finite tensor, I/O, ...).
     #[error(transparent)]
     Core(#[from] CoreError),
-    // New variants go below this line, one block each, with a doc comment.
     /// An importance-weighted bound was asked for with `k = 0` samples (it needs `k ≥ 1`).
     #[error("the importance-weighted bound needs at least one sample (k = {k})")]
     NoImportanceSamples {

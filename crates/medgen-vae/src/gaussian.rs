@@ -66,12 +66,7 @@ impl<const D: usize> DiagonalGaussian<D> {
     /// `½ Σ (log σ_p² − log σ_q² + (σ_q² + (μ_q − μ_p)²) / σ_p² − 1)`.
     pub fn kl(&self, p: &Self) -> Tensor<1> {
         let var_ratio = self.log_var.clone().sub(p.log_var.clone()).exp();
-        let mean_term = self
-            .mean
-            .clone()
-            .sub(p.mean.clone())
-            .square()
-            .div(p.log_var.clone().exp());
+        let mean_term = self.mean.clone().sub(p.mean.clone()).square().div(p.log_var.clone().exp());
         sum_per_item(
             p.log_var
                 .clone()
@@ -86,15 +81,8 @@ impl<const D: usize> DiagonalGaussian<D> {
     /// `log q(z)` summed over each item, `[N]`:
     /// `−½ Σ ((z − μ)² / σ² + log σ² + log 2π)`.
     pub fn log_prob(&self, z: Tensor<D>) -> Tensor<1> {
-        let quad = z
-            .sub(self.mean.clone())
-            .square()
-            .div(self.log_var.clone().exp());
-        sum_per_item(
-            quad.add(self.log_var.clone())
-                .add_scalar((2.0 * PI).ln())
-                .mul_scalar(-0.5),
-        )
+        let quad = z.sub(self.mean.clone()).square().div(self.log_var.clone().exp());
+        sum_per_item(quad.add(self.log_var.clone()).add_scalar((2.0 * PI).ln()).mul_scalar(-0.5))
     }
 }
 

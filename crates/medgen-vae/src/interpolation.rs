@@ -19,10 +19,7 @@ pub fn interpolate_latents<const D: usize>(
     if steps < 2 || z0.dims()[0] != 1 {
         return Err(CoreError::config(
             "steps/z0",
-            format!(
-                "needs steps ≥ 2 and single codes [1, ...], got {steps} and {:?}",
-                z0.dims()
-            ),
+            format!("needs steps ≥ 2 and single codes [1, ...], got {steps} and {:?}", z0.dims()),
         )
         .into());
     }
@@ -66,9 +63,7 @@ pub fn latent_traversal<const D: usize>(
     let targets = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [v, 1]), &device);
     let flat = z.reshape([1, size]).repeat_dim(0, v);
     // z' = z ⊙ (1 − e_i) + value · e_i
-    let out = flat
-        .mul(mask.clone().neg().add_scalar(1.0))
-        .add(targets.mul(mask));
+    let out = flat.mul(mask.clone().neg().add_scalar(1.0)).add(targets.mul(mask));
     let mut shape = dims;
     shape[0] = v;
     Ok(out.reshape(shape))
@@ -85,15 +80,9 @@ mod tests {
         let z0 = Tensor::<2>::from_floats([[0.0, 2.0]], &device);
         let z1 = Tensor::<2>::from_floats([[4.0, -2.0]], &device);
         let path = interpolate_latents(z0.clone(), z1, 3, false).unwrap();
-        assert_eq!(
-            path.into_data().try_to_vec::<f32>().unwrap(),
-            vec![0., 2., 2., 0., 4., -2.]
-        );
+        assert_eq!(path.into_data().try_to_vec::<f32>().unwrap(), vec![0., 2., 2., 0., 4., -2.]);
         let t = latent_traversal(z0.clone(), 1, &[-1.0, 5.0]).unwrap();
-        assert_eq!(
-            t.into_data().try_to_vec::<f32>().unwrap(),
-            vec![0., -1., 0., 5.]
-        );
+        assert_eq!(t.into_data().try_to_vec::<f32>().unwrap(), vec![0., -1., 0., 5.]);
         assert!(latent_traversal(z0.clone(), 2, &[1.0]).is_err());
         assert!(interpolate_latents(z0.clone(), z0, 1, true).is_err());
     }

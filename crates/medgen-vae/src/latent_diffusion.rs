@@ -32,20 +32,14 @@ impl LatentScale {
         ensure_non_empty(&latents.dims(), "latents")?;
         ensure_finite(latents, "latents")?;
         let mean = latents.clone().mean();
-        let var = latents
-            .clone()
-            .sub(mean.reshape([1; D]))
-            .square()
-            .mean()
-            .into_scalar::<f32>() as f64;
+        let var =
+            latents.clone().sub(mean.reshape([1; D])).square().mean().into_scalar::<f32>() as f64;
         if var <= 0.0 {
             return Err(
-                CoreError::config("latents", "have zero variance: cannot scale them").into(),
+                CoreError::config("latents", "have zero variance: cannot scale them").into()
             );
         }
-        Ok(Self {
-            factor: 1.0 / var.sqrt(),
-        })
+        Ok(Self { factor: 1.0 / var.sqrt() })
     }
 
     /// `s · z`.
@@ -70,6 +64,7 @@ pub fn encode_dataset<const D: usize, A>(
 ) -> crate::Result<Tensor<D>>
 where
     A: Autoencoder<D, D> + ?Sized,
+    crate::VaeError: From<A::Error>,
 {
     let n = images.dims()[0];
     if batch_size == 0 || n == 0 {
@@ -106,8 +101,9 @@ pub fn latent_diffusion_sample<const D: usize, A, N, S>(
 ) -> crate::Result<Tensor<D>>
 where
     A: Autoencoder<D, D> + ?Sized,
+    crate::VaeError: From<A::Error>,
     N: TimeConditionedNetwork<D> + ?Sized,
-    S: Scheduler,
+    S: Scheduler<D> + ?Sized,
 {
     let z_t = gaussian_noise(latent_shape, rng, device)?.mul_scalar(scheduler.init_noise_sigma());
     let latents = sample(network, scheduler, z_t, condition, guidance, rng)?.sample;
@@ -119,9 +115,9 @@ mod tests {
     use super::*;
     use crate::autoencoder::AeConfig;
     use crate::backbone::BackboneConfig;
-    use medgen_core::nn::UNetConfig;
     use medgen_core::{seeded_rng, test_device};
     use medgen_diffusion::DdimSchedulerConfig;
+    use medgen_nn::UNetConfig;
 
     #[test]
     fn scale_factor_is_the_inverse_std() {

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use medgen_core::CoreError;
 
-use medgen_core::nn::{Mlp, MlpConfig};
+use medgen_nn::{Mlp, MlpConfig};
 
 /// Configuration of a [`LatentDiscriminator`] for codes with `latent_size` elements per item.
 #[derive(Config, Debug)]
@@ -33,9 +33,7 @@ impl LatentDiscriminatorConfig {
         let mut dims = vec![self.latent_size];
         dims.extend(&self.hidden);
         dims.push(1);
-        Ok(LatentDiscriminator {
-            mlp: MlpConfig::new(dims).init(device)?,
-        })
+        Ok(LatentDiscriminator { mlp: MlpConfig::new(dims).init(device)? })
     }
 }
 

@@ -46,7 +46,7 @@ pub use interpolation::{interpolate_latents, latent_traversal};
 pub use latent_diffusion::{LatentScale, encode_dataset, latent_diffusion_sample};
 pub use latent_discriminator::{LatentDiscriminator, LatentDiscriminatorConfig};
 pub use likelihood::Likelihood;
-pub use medgen_core::nn::{Mlp, MlpConfig};
+pub use medgen_nn::{Mlp, MlpConfig};
 pub use patch_adversarial::{PatchAdversarial, PatchAdversarialConfig};
 pub use vae::{ImportanceWeighted, Vae, VaeConfig, VaePass};
 pub use vae_loss::{VaeLoss, VaeLossConfig, VaeLossOutput};

@@ -66,11 +66,7 @@ impl Likelihood {
             Self::Gaussian { std } => {
                 let normaliser = (2.0 * PI * std * std).ln();
                 sum_per_item(
-                    x.sub(h)
-                        .square()
-                        .div_scalar(std * std)
-                        .add_scalar(normaliser)
-                        .mul_scalar(-0.5),
+                    x.sub(h).square().div_scalar(std * std).add_scalar(normaliser).mul_scalar(-0.5),
                 )
             }
             Self::GaussianLearnedVariance { min_log_var } => {
@@ -78,13 +74,9 @@ impl Likelihood {
                 let q = DiagonalGaussian::new(q.mean, q.log_var.clamp_min(min_log_var));
                 q.log_prob(x)
             }
-            Self::Laplace { scale } => sum_per_item(
-                x.sub(h)
-                    .abs()
-                    .div_scalar(scale)
-                    .add_scalar((2.0 * scale).ln())
-                    .neg(),
-            ),
+            Self::Laplace { scale } => {
+                sum_per_item(x.sub(h).abs().div_scalar(scale).add_scalar((2.0 * scale).ln()).neg())
+            }
             Self::Bernoulli => sum_per_item(x.mul(h.clone()).sub(softplus(h, 1.0))),
         }
     }

@@ -51,9 +51,7 @@ impl PatchAdversarialConfig {
             )
             .into());
         }
-        Ok(PatchAdversarial {
-            config: self.clone(),
-        })
+        Ok(PatchAdversarial { config: self.clone() })
     }
 }
 
@@ -152,9 +150,7 @@ mod tests {
             .init()
             .unwrap();
         let got = value(
-            plain
-                .autoencoder_loss(&vae, &disc, x.clone(), &none, &mut seeded_rng(1))
-                .unwrap(),
+            plain.autoencoder_loss(&vae, &disc, x.clone(), &none, &mut seeded_rng(1)).unwrap(),
         );
         let pass = vae.pass(x.clone(), &none, &mut seeded_rng(1)).unwrap();
         let expected = value(pass.decoder_output.sub(x.clone()).abs().mean());
@@ -162,9 +158,7 @@ mod tests {
 
         let objective = PatchAdversarialConfig::new().init().unwrap();
         let loss = |d: &PatchGan| {
-            objective
-                .discriminator_loss(&vae, d, x.clone(), &none, &mut seeded_rng(2))
-                .unwrap()
+            objective.discriminator_loss(&vae, d, x.clone(), &none, &mut seeded_rng(2)).unwrap()
         };
         let before = loss(&disc);
         let before_value = value(before.clone());
@@ -172,9 +166,7 @@ mod tests {
         let mut optim = AdamConfig::new().init();
         let disc = optim.step(1e-3, disc, grads);
         assert!(value(loss(&disc)) < before_value);
-        let total = objective
-            .autoencoder_loss(&vae, &disc, x, &none, &mut seeded_rng(3))
-            .unwrap();
+        let total = objective.autoencoder_loss(&vae, &disc, x, &none, &mut seeded_rng(3)).unwrap();
         assert!(value(total).is_finite());
     }
 }

@@ -8,10 +8,10 @@ use burn::tensor::{Device, Tensor};
 use medgen_core::check::ensure_finite;
 use medgen_core::noise::gaussian_noise;
 use medgen_core::{
-    Autoencoder, Condition, CoreError, DensityKind, LogDensity, LogDensityValue, Sample, SeededRng,
+    Autoencoder, Condition, CoreError, DensityKind, LogDensity, LogDensityValue, Sample, Samples,
+    SeededRng,
 };
 
-use crate::autoencoder::into_core;
 use crate::backbone::{BackboneConfig, Coder};
 use crate::condition_features::{ConditionSpec, append_channels};
 use crate::error::VaeError;
@@ -87,10 +87,7 @@ impl VaeConfig {
         let f = b.downsampling();
         if !self.sample_size.is_empty()
             && (self.sample_size.len() != b.spatial_dims
-                || self
-                    .sample_size
-                    .iter()
-                    .any(|&n| n == 0 || !n.is_multiple_of(f)))
+                || self.sample_size.iter().any(|&n| n == 0 || !n.is_multiple_of(f)))
         {
             return Err(CoreError::config(
                 "sample_size",
@@ -104,11 +101,7 @@ impl VaeConfig {
         let extra = self.condition.width();
         Ok(Vae {
             encoder: b.encoder(extra, 2 * b.latent_channels, device)?,
-            decoder: b.decoder(
-                extra,
-                self.likelihood.decoder_channels(b.data_channels),
-                device,
-            )?,
+            decoder: b.decoder(extra, self.likelihood.decoder_channels(b.data_channels), device)?,
             backbone: b.clone(),
             likelihood: self.likelihood.clone(),
             condition: self.condition.clone(),
@@ -181,16 +174,9 @@ impl Vae {
         let features = self.features(condition, x.dims()[0])?;
         let posterior = self.posterior_with(x.clone(), features.as_ref());
         let z = posterior.sample(rng)?;
-        let decoder_output = self
-            .decoder
-            .forward(append_channels(z.clone(), features.as_ref()));
+        let decoder_output = self.decoder.forward(append_channels(z.clone(), features.as_ref()));
         let log_likelihood = self.likelihood.log_prob(decoder_output.clone(), x);
-        Ok(VaePass {
-            posterior,
-            z,
-            decoder_output,
-            log_likelihood,
-        })
+        Ok(VaePass { posterior, z, decoder_output, log_likelihood })
     }
 
     /// The ELBO per item, `[N]` (nats), one latent sample and the analytic KL:
@@ -236,9 +222,7 @@ impl Vae {
         let mut weights = Vec::with_capacity(k);
         for _ in 0..k {
             let z = posterior.sample(rng)?;
-            let h = self
-                .decoder
-                .forward(append_channels(z.clone(), features.as_ref()));
+            let h = self.decoder.forward(append_channels(z.clone(), features.as_ref()));
             let log_w = self
                 .likelihood
                 .log_prob(h, x.clone())
@@ -282,32 +266,33 @@ impl Vae {
 }
 
 impl<const D: usize> Sample<D> for Vae {
+    type Error = VaeError;
+
     /// Ancestral sampling `z ~ N(0, I)`, `x = E[x | z, c]` (the decoded mean, as is usual for
-    /// images).
+    /// images): one decoder pass (`nfe = 1`).
     fn sample(
         &self,
         n: usize,
         condition: &Condition<D>,
         rng: &mut SeededRng,
         device: &Device,
-    ) -> medgen_core::Result<Tensor<D>> {
-        let z = self.sample_prior(n, rng, device).map_err(into_core)?;
-        self.decode_mean(z, condition).map_err(into_core)
+    ) -> crate::Result<Samples<D>> {
+        let z = self.sample_prior(n, rng, device)?;
+        Ok(Samples { samples: self.decode_mean(z, condition)?, nfe: 1 })
     }
 }
 
 impl<const D: usize> LogDensity<D> for Vae {
+    type Error = VaeError;
+
     /// The single-sample ELBO ([`Vae::elbo`]), a [`DensityKind::LowerBound`].
     fn log_density(
         &self,
         x: Tensor<D>,
         condition: &Condition<D>,
         rng: &mut SeededRng,
-    ) -> medgen_core::Result<LogDensityValue> {
-        Ok(LogDensityValue {
-            nats: self.elbo(x, condition, rng).map_err(into_core)?,
-            kind: DensityKind::LowerBound,
-        })
+    ) -> crate::Result<LogDensityValue> {
+        Ok(LogDensityValue { nats: self.elbo(x, condition, rng)?, kind: DensityKind::LowerBound })
     }
 }
 
@@ -322,36 +307,34 @@ pub struct ImportanceWeighted<'a> {
 }
 
 impl<const D: usize> LogDensity<D> for ImportanceWeighted<'_> {
+    type Error = VaeError;
+
     fn log_density(
         &self,
         x: Tensor<D>,
         condition: &Condition<D>,
         rng: &mut SeededRng,
-    ) -> medgen_core::Result<LogDensityValue> {
+    ) -> crate::Result<LogDensityValue> {
         Ok(LogDensityValue {
-            nats: self
-                .vae
-                .iwae(x, condition, self.k, rng)
-                .map_err(into_core)?,
+            nats: self.vae.iwae(x, condition, self.k, rng)?,
             kind: DensityKind::LowerBound,
         })
     }
 }
 
 impl<const D: usize> Autoencoder<D, D> for Vae {
+    type Error = VaeError;
+
     /// The posterior mean `μ(x)` (unconditional VAEs; a conditional one uses
     /// [`Vae::posterior`]).
-    fn encode(&self, x: Tensor<D>) -> medgen_core::Result<Tensor<D>> {
-        Ok(self
-            .posterior(x, &Condition::none())
-            .map_err(into_core)?
-            .mean)
+    fn encode(&self, x: Tensor<D>) -> crate::Result<Tensor<D>> {
+        Ok(self.posterior(x, &Condition::none())?.mean)
     }
 
     /// The decoded mean `E[x | z]` (unconditional VAEs; a conditional one uses
     /// [`Vae::decode_mean`]).
-    fn decode(&self, z: Tensor<D>) -> medgen_core::Result<Tensor<D>> {
-        self.decode_mean(z, &Condition::none()).map_err(into_core)
+    fn decode(&self, z: Tensor<D>) -> crate::Result<Tensor<D>> {
+        self.decode_mean(z, &Condition::none())
     }
 }
 
@@ -363,27 +346,18 @@ mod tests {
     use medgen_core::{seeded_rng, test_device};
 
     fn scalars(t: Tensor<1>) -> Vec<f64> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        t.into_data().try_to_vec::<f32>().unwrap().into_iter().map(f64::from).collect()
     }
 
     fn set_linear(coder: &mut Coder, weight: Vec<f32>, shape: [usize; 2], bias: Vec<f32>) {
-        let Coder::Mlp(mlp) = coder else {
-            panic!("an MLP coder")
-        };
+        let Coder::Mlp(mlp) = coder else { panic!("an MLP coder") };
         let layer = &mut mlp.layers[0];
         let device = layer.weight.val().device();
         layer.weight =
             Param::from_tensor(Tensor::from_data(TensorData::new(weight, shape), &device));
         let n = bias.len();
-        layer.bias = Some(Param::from_tensor(Tensor::from_data(
-            TensorData::new(bias, [n]),
-            &device,
-        )));
+        layer.bias =
+            Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [n]), &device)));
     }
 
     /// Probabilistic PCA `x = W z + m + σ ε` in 2D with a 1D latent, as a linear VAE whose
@@ -411,10 +385,7 @@ mod tests {
         );
         let points = [[1.0f32, 0.5], [-2.0, -0.4], [0.3, -0.2], [3.0, 1.5]];
         // C = WWᵀ + σ²I and its inverse/determinant by hand.
-        let c = [
-            [w[0] * w[0] + s2, w[0] * w[1]],
-            [w[0] * w[1], w[1] * w[1] + s2],
-        ];
+        let c = [[w[0] * w[0] + s2, w[0] * w[1]], [w[0] * w[1], w[1] * w[1] + s2]];
         let det = (c[0][0] * c[1][1] - c[0][1] * c[1][0]) as f64;
         let log_p = points
             .iter()
@@ -439,10 +410,7 @@ mod tests {
     fn linear_vae_recovers_the_ppca_marginal_likelihood() {
         let (vae, x, log_p) = ppca(1.0);
         let mut rng = seeded_rng(0);
-        let iwae = scalars(
-            vae.iwae(x.clone(), &Condition::none(), 3, &mut rng)
-                .unwrap(),
-        );
+        let iwae = scalars(vae.iwae(x.clone(), &Condition::none(), 3, &mut rng).unwrap());
         for (a, b) in iwae.iter().zip(&log_p) {
             assert!((a - b).abs() < 1e-4, "IWAE {a} vs log p(x) {b}");
         }
@@ -484,12 +452,7 @@ mod tests {
             .init(&device)
             .unwrap();
         let x = Tensor::<2>::from_floats(
-            [
-                [0.5, -0.2, 1.0],
-                [0.0, 0.3, -0.8],
-                [1.2, 0.1, 0.0],
-                [-0.4, -0.9, 0.2],
-            ],
+            [[0.5, -0.2, 1.0], [0.0, 0.3, -0.8], [1.2, 0.1, 0.0], [-0.4, -0.9, 0.2]],
             &device,
         )
         .repeat_dim(0, 400);
@@ -498,17 +461,9 @@ mod tests {
         let elbo = mean(vae.elbo(x.clone(), &Condition::none(), &mut rng).unwrap());
         let bounds: Vec<f64> = [1, 2, 8, 32]
             .iter()
-            .map(|&k| {
-                mean(
-                    vae.iwae(x.clone(), &Condition::none(), k, &mut rng)
-                        .unwrap(),
-                )
-            })
+            .map(|&k| mean(vae.iwae(x.clone(), &Condition::none(), k, &mut rng).unwrap()))
             .collect();
-        assert!(
-            (bounds[0] - elbo).abs() < 0.05 * elbo.abs().max(1.0),
-            "{elbo} {bounds:?}"
-        );
+        assert!((bounds[0] - elbo).abs() < 0.05 * elbo.abs().max(1.0), "{elbo} {bounds:?}");
         for w in bounds.windows(2) {
             assert!(w[1] > w[0], "bounds must rise with k: {bounds:?}");
         }
@@ -566,20 +521,16 @@ mod tests {
         let mut rng = seeded_rng(2);
         let labels = |v: Vec<i32>| {
             let n = v.len();
-            Condition::<5>::none().with_class(Tensor::<1, Int>::from_data(
-                TensorData::new(v, [n]),
-                &device,
-            ))
+            Condition::<5>::none()
+                .with_class(Tensor::<1, Int>::from_data(TensorData::new(v, [n]), &device))
         };
-        let x = vae
-            .sample(3, &labels(vec![0, 1, 2]), &mut rng, &device)
-            .unwrap();
+        let x = vae.sample(3, &labels(vec![0, 1, 2]), &mut rng, &device).unwrap();
+        assert_eq!(x.nfe, 1);
+        let x = x.samples;
         assert_eq!(x.dims(), [3, 1, 4, 4, 2]);
         let q = vae.posterior(x.clone(), &labels(vec![0, 1, 2])).unwrap();
         assert_eq!(q.mean.dims(), [3, 2, 2, 2, 1]);
-        let value = vae
-            .log_density(x.clone(), &labels(vec![2, 2, 2]), &mut rng)
-            .unwrap();
+        let value = vae.log_density(x.clone(), &labels(vec![2, 2, 2]), &mut rng).unwrap();
         assert_eq!(value.kind, DensityKind::LowerBound);
         assert!(scalars(value.nats).iter().all(|v| v.is_finite()));
         assert!(vae.elbo(x.clone(), &Condition::none(), &mut rng).is_err());

@@ -52,9 +52,7 @@ impl VaeLossConfig {
             )
             .into());
         }
-        Ok(VaeLoss {
-            config: self.clone(),
-        })
+        Ok(VaeLoss { config: self.clone() })
     }
 }
 
@@ -77,7 +75,7 @@ impl VaeLoss {
     /// `L = −mean_n log p(x_n | z_n) + β_k · R`, `z_n ~ q(z | x_n, c_n)` from `rng`, with
     /// `R = mean_n KL_n` or, with free bits, `R = Σ_j max(λ, mean_n KL_{n,j})` over latent
     /// elements `j`. NaN in `x` gives a NaN loss, which
-    /// [`medgen_core::train::Trainer`] reports as `Diverged`.
+    /// [`medgen_train::Trainer`] reports as `Diverged`.
     pub fn loss<const D: usize>(
         &self,
         vae: &Vae,
@@ -97,15 +95,8 @@ impl VaeLoss {
             kl.clone()
         };
         let log_likelihood = pass.log_likelihood.mean();
-        let loss = log_likelihood
-            .clone()
-            .neg()
-            .add(regulariser.mul_scalar(self.beta_at(step)));
-        Ok(VaeLossOutput {
-            loss,
-            log_likelihood,
-            kl,
-        })
+        let loss = log_likelihood.clone().neg().add(regulariser.mul_scalar(self.beta_at(step)));
+        Ok(VaeLossOutput { loss, log_likelihood, kl })
     }
 }
 
@@ -132,19 +123,10 @@ mod tests {
             .unwrap();
         let x = Tensor::<2>::from_floats([[0.1, 0.2, -0.3], [1.0, 0.0, 0.5]], &device);
         let none = Condition::none();
-        let warm = VaeLossConfig::new()
-            .with_beta(2.0)
-            .with_warmup_steps(10)
-            .init()
-            .unwrap();
-        assert_eq!(
-            (warm.beta_at(0), warm.beta_at(5), warm.beta_at(50)),
-            (0.0, 1.0, 2.0)
-        );
+        let warm = VaeLossConfig::new().with_beta(2.0).with_warmup_steps(10).init().unwrap();
+        assert_eq!((warm.beta_at(0), warm.beta_at(5), warm.beta_at(50)), (0.0, 1.0, 2.0));
         let plain = VaeLossConfig::new().init().unwrap();
-        let out = plain
-            .loss(&vae, x.clone(), &none, 0, &mut seeded_rng(4))
-            .unwrap();
+        let out = plain.loss(&vae, x.clone(), &none, 0, &mut seeded_rng(4)).unwrap();
         let (ll, kl) = (value(out.log_likelihood), value(out.kl));
         assert!((value(out.loss) - (kl - ll)).abs() < 1e-4);
         let elbo = vae.elbo(x.clone(), &none, &mut seeded_rng(4)).unwrap();

@@ -14,10 +14,8 @@ use crate::error::{CoreError, Result};
 pub(crate) fn noise_buffer(shape: &[usize], what: &str) -> Result<Vec<f32>> {
     ensure_non_empty(shape, what)?;
     let too_large = || CoreError::config(what, format!("shape {shape:?} is too large"));
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(too_large)?;
+    let count =
+        shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(too_large)?;
     let mut values = Vec::new();
     values.try_reserve_exact(count).map_err(|_| too_large())?;
     values.resize(count, 0.0);

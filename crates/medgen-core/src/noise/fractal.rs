@@ -216,11 +216,7 @@ fn fill_rows(
 fn standardise(field: &mut [f32]) {
     let n = field.len() as f64;
     let mean = field.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let variance = field
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / n;
+    let variance = field.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
     let std = variance.sqrt();
     let inverse = if std > 1e-12 { 1.0 / std } else { 0.0 };
     for v in field {
@@ -235,11 +231,7 @@ mod tests {
     use crate::rng::seeded_rng;
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-        x.try_into_vec_as::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        x.try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
     }
 
     fn mean_and_variance(v: &[f64]) -> (f64, f64) {
@@ -284,9 +276,7 @@ mod tests {
     #[test]
     fn every_field_is_standardised_in_2d_and_3d() {
         let device = test_device();
-        let config = SimplexNoiseConfig::new()
-            .with_frequency(0.1)
-            .with_octaves(3);
+        let config = SimplexNoiseConfig::new().with_frequency(0.1).with_octaves(3);
         let two =
             values(simplex_noise([2, 3, 12, 10], &config, &mut seeded_rng(1), &device).unwrap());
         let three =
@@ -308,19 +298,14 @@ mod tests {
     fn higher_frequency_decorrelates_neighbours() {
         let device = test_device();
         let correlation = |frequency: f64| {
-            let config = SimplexNoiseConfig::new()
-                .with_frequency(frequency)
-                .with_octaves(1);
+            let config = SimplexNoiseConfig::new().with_frequency(frequency).with_octaves(1);
             let v = simplex_noise([2, 1, 24, 24], &config, &mut seeded_rng(9), &device).unwrap();
             lag_one_correlation(&values(v), 24, 24)
         };
         let (smooth, medium, rough) =
             (correlation(1.0 / 16.0), correlation(0.25), correlation(1.0));
         assert!(smooth > 0.9, "{smooth}");
-        assert!(
-            smooth > medium && medium > rough,
-            "{smooth} {medium} {rough}"
-        );
+        assert!(smooth > medium && medium > rough, "{smooth} {medium} {rough}");
         assert!(rough < 0.5, "{rough}");
     }
 
@@ -383,9 +368,7 @@ mod tests {
     fn parallel_fill_matches_serial_evaluation() {
         // Large enough to be split across threads; compare a few voxels with a direct
         // evaluation that replays the generator.
-        let config = SimplexNoiseConfig::new()
-            .with_frequency(0.05)
-            .with_octaves(2);
+        let config = SimplexNoiseConfig::new().with_frequency(0.05).with_octaves(2);
         let shape = [1, 1, 16, 32, 32];
         let v = values(simplex_noise(shape, &config, &mut seeded_rng(7), &test_device()).unwrap());
         let mut rng = seeded_rng(7);
@@ -406,11 +389,7 @@ mod tests {
         let (mean, var) = mean_and_variance(&raw);
         for i in [0, 31, 1000, 8191, 16383] {
             let expected = (raw[i] - mean) / var.sqrt();
-            assert!(
-                (v[i] - expected).abs() < 1e-4,
-                "voxel {i}: {} vs {expected}",
-                v[i]
-            );
+            assert!((v[i] - expected).abs() < 1e-4, "voxel {i}: {} vs {expected}", v[i]);
         }
     }
 }

@@ -45,11 +45,7 @@ mod tests {
     use crate::rng::seeded_rng;
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-        x.try_into_vec_as::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        x.try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
     }
 
     #[test]
@@ -81,14 +77,8 @@ mod tests {
         // Five standard errors: sd(mean) = 1/√n, sd(var) ≈ √(2/n), sd(kurtosis) ≈ √(24/n).
         let nf = n as f64;
         assert!(mean.abs() < 5.0 / nf.sqrt(), "mean {mean}");
-        assert!(
-            (var - 1.0).abs() < 5.0 * (2.0 / nf).sqrt(),
-            "variance {var}"
-        );
-        assert!(
-            (kurtosis - 3.0).abs() < 5.0 * (24.0 / nf).sqrt(),
-            "kurtosis {kurtosis}"
-        );
+        assert!((var - 1.0).abs() < 5.0 * (2.0 / nf).sqrt(), "variance {var}");
+        assert!((kurtosis - 3.0).abs() < 5.0 * (24.0 / nf).sqrt(), "kurtosis {kurtosis}");
     }
 
     #[test]

@@ -115,12 +115,7 @@ impl SimplexLattice {
         let corners = [
             (0.0, 0.0, x0, y0),
             (i1, j1, x0 - i1 + UNSKEW_2D, y0 - j1 + UNSKEW_2D),
-            (
-                1.0,
-                1.0,
-                x0 - 1.0 + 2.0 * UNSKEW_2D,
-                y0 - 1.0 + 2.0 * UNSKEW_2D,
-            ),
+            (1.0, 1.0, x0 - 1.0 + 2.0 * UNSKEW_2D, y0 - 1.0 + 2.0 * UNSKEW_2D),
         ];
         let (i, j) = (i as i64, j as i64);
         let sum: f64 = corners
@@ -157,11 +152,7 @@ impl SimplexLattice {
             .map(|(n, c)| {
                 // Corner n of the simplex lies at c - n·G3 relative to the cell origin.
                 let shift = n as f64 * UNSKEW_3D;
-                let d = [
-                    d0[0] - c[0] + shift,
-                    d0[1] - c[1] + shift,
-                    d0[2] - c[2] + shift,
-                ];
+                let d = [d0[0] - c[0] + shift, d0[1] - c[1] + shift, d0[2] - c[2] + shift];
                 let weight = RADIUS_SQUARED - d[0] * d[0] - d[1] * d[1] - d[2] * d[2];
                 if weight <= 0.0 {
                     return 0.0;
@@ -228,10 +219,7 @@ mod tests {
         let (mut sum2, mut sum3, mut max2, mut max3) = (0.0, 0.0, 0.0f64, 0.0f64);
         for _ in 0..n {
             let p: [f64; 3] = std::array::from_fn(|_| rng.random_range(-50.0..50.0));
-            let (v2, v3) = (
-                lattice.noise_2d(p[0], p[1]),
-                lattice.noise_3d(p[0], p[1], p[2]),
-            );
+            let (v2, v3) = (lattice.noise_2d(p[0], p[1]), lattice.noise_3d(p[0], p[1], p[2]));
             sum2 += v2;
             sum3 += v3;
             max2 = max2.max(v2.abs());
@@ -243,16 +231,8 @@ mod tests {
         }
         assert!(max2 <= 1.0 && max2 > 0.5, "2D max {max2}");
         assert!(max3 <= 1.0 && max3 > 0.5, "3D max {max3}");
-        assert!(
-            (sum2 / n as f64).abs() < 0.05,
-            "2D mean {}",
-            sum2 / n as f64
-        );
-        assert!(
-            (sum3 / n as f64).abs() < 0.05,
-            "3D mean {}",
-            sum3 / n as f64
-        );
+        assert!((sum2 / n as f64).abs() < 0.05, "2D mean {}", sum2 / n as f64);
+        assert!((sum3 / n as f64).abs() < 0.05, "3D mean {}", sum3 / n as f64);
     }
 
     #[test]

@@ -66,10 +66,7 @@ impl Dopri5Config {
             if value.is_finite() && value > 0.0 {
                 Ok(())
             } else {
-                Err(CoreError::config(
-                    name,
-                    format!("must be positive and finite, got {value}"),
-                ))
+                Err(CoreError::config(name, format!("must be positive and finite, got {value}")))
             }
         };
         positive("rtol", self.rtol)?;
@@ -126,12 +123,32 @@ impl Dopri5Config {
     /// [`CoreError::ShapeMismatch`] if `f` changes the shape, and any error `f` returns.
     pub fn integrate<F: OdeFunction<D>, const D: usize>(
         &self,
-        mut f: F,
+        f: F,
         x0: Tensor<D>,
         t0: f64,
         t1: f64,
         keep_trajectory: bool,
     ) -> Result<OdeSolution<D>> {
+        self.try_integrate(f, x0, t0, t1, keep_trajectory)
+    }
+
+    /// Like `integrate` for a right-hand side that fails with the caller's own error type `E`
+    /// (the solver's own errors are converted with `E::from`).
+    ///
+    /// # Errors
+    /// As `integrate`.
+    pub fn try_integrate<E, F, const D: usize>(
+        &self,
+        mut f: F,
+        x0: Tensor<D>,
+        t0: f64,
+        t1: f64,
+        keep_trajectory: bool,
+    ) -> Result<OdeSolution<D>, E>
+    where
+        E: From<CoreError>,
+        F: OdeFunction<D, E>,
+    {
         self.validate()?;
         validate_interval(t0, t1)?;
         check_initial_state(&x0, t0)?;
@@ -143,14 +160,9 @@ impl Dopri5Config {
         let mut k1 = f.eval(t0, x0.clone())?;
         let mut h = match self.first_step {
             Some(h) => h.min(span),
-            None => initial_step(
-                &mut f,
-                (t0, t1),
-                &x0,
-                &k1,
-                (self.rtol, self.atol),
-                ESTIMATOR_ORDER,
-            )?,
+            None => {
+                initial_step(&mut f, (t0, t1), &x0, &k1, (self.rtol, self.atol), ESTIMATOR_ORDER)?
+            }
         };
         let mut controller = StepSizeController::new(
             self.safety,
@@ -169,7 +181,8 @@ impl Dopri5Config {
                     max_steps: self.max_steps,
                     t,
                     dt: direction * h,
-                });
+                }
+                .into());
             }
             let remaining = (t1 - t).abs();
             // Stretch a step that would stop a hair short of t1 instead of leaving a sliver.
@@ -200,7 +213,8 @@ impl Dopri5Config {
                     if size <= NEGLIGIBLE_STEP * t.abs().max(span) {
                         return Err(CoreError::NonFinite {
                             what: format!("ODE right-hand side f(t, x) near t = {}", t + dt),
-                        });
+                        }
+                        .into());
                     }
                 }
                 h = size * controller.rejected(ratio);
@@ -215,6 +229,7 @@ impl Dopri5Config {
             trajectory,
         }
         .ensure_finite()
+        .map_err(E::from)
     }
 }
 
@@ -224,11 +239,7 @@ mod tests {
     use crate::device::test_device;
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-        x.try_into_vec_as::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        x.try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()
     }
 
     /// `x' = -k x` on a `[2, 2]` state, counting calls independently of the solver.
@@ -304,15 +315,10 @@ mod tests {
         };
         let x0 = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
         let t1 = 2.0;
-        let sol = Dopri5Config::new(1e-6, 1e-8)
-            .integrate(f, x0, 0.0, t1, false)
-            .unwrap();
+        let sol = Dopri5Config::new(1e-6, 1e-8).integrate(f, x0, 0.0, t1, false).unwrap();
         let got = values(sol.state);
         assert!((got[0] - (omega * t1).cos()).abs() < 1e-4, "{got:?}");
-        assert!(
-            (got[1] + omega * (omega * t1).sin()).abs() < 3e-4,
-            "{got:?}"
-        );
+        assert!((got[1] + omega * (omega * t1).sin()).abs() < 3e-4, "{got:?}");
     }
 
     #[test]
@@ -362,11 +368,7 @@ mod tests {
         // f is finite before t = 0.5 and NaN from there on: the solver shrinks its steps
         // towards t = 0.5 until they are negligible, then reports where f broke down.
         let f = |t: f64, x: Tensor<2>| {
-            Ok(if t >= 0.5 {
-                x.mul_scalar(f32::NAN)
-            } else {
-                x.mul_scalar(-1.0)
-            })
+            Ok(if t >= 0.5 { x.mul_scalar(f32::NAN) } else { x.mul_scalar(-1.0) })
         };
         let config = Dopri5Config::new(1e-4, 1e-6).with_max_steps(500);
         match config.integrate(f, x0(), 0.0, 1.0, false) {

@@ -8,7 +8,7 @@ use super::grid::TimeGrid;
 use super::runge_kutta::runge_kutta_step;
 use super::solution::{OdeSolution, check_initial_state, record};
 use super::tableau::ButcherTableau;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 
 /// A fixed-step explicit Runge–Kutta method.
 ///
@@ -59,11 +59,30 @@ impl FixedStepMethod {
     /// if `f` changes the shape, and any error `f` returns.
     pub fn integrate<F: OdeFunction<D>, const D: usize>(
         self,
-        mut f: F,
+        f: F,
         x0: Tensor<D>,
         grid: &TimeGrid,
         keep_trajectory: bool,
     ) -> Result<OdeSolution<D>> {
+        self.try_integrate(f, x0, grid, keep_trajectory)
+    }
+
+    /// Like `integrate` for a right-hand side that fails with the caller's own error type `E`
+    /// (the solver's own errors are converted with `E::from`).
+    ///
+    /// # Errors
+    /// As `integrate`.
+    pub fn try_integrate<E, F, const D: usize>(
+        self,
+        mut f: F,
+        x0: Tensor<D>,
+        grid: &TimeGrid,
+        keep_trajectory: bool,
+    ) -> Result<OdeSolution<D>, E>
+    where
+        E: From<CoreError>,
+        F: OdeFunction<D, E>,
+    {
         grid.validate()?;
         check_initial_state(&x0, grid.start())?;
         let tableau = self.tableau();
@@ -85,6 +104,7 @@ impl FixedStepMethod {
             trajectory,
         }
         .ensure_finite()
+        .map_err(E::from)
     }
 }
 
@@ -123,9 +143,7 @@ mod tests {
         let omega = 2.0 * std::f64::consts::PI;
         let x0 = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
         let grid = TimeGrid::uniform(0.0, 1.0, steps).unwrap();
-        let sol = method
-            .integrate(oscillator(omega), x0, &grid, false)
-            .unwrap();
+        let sol = method.integrate(oscillator(omega), x0, &grid, false).unwrap();
         let x = values(sol.state);
         let (q, p) = (f64::from(x[0]), f64::from(x[1]));
         ((q - omega.cos()).powi(2) + ((p + omega * omega.sin()) / omega).powi(2)).sqrt()
@@ -199,10 +217,7 @@ mod tests {
                 }
                 assert_eq!(t, times[i]);
                 let got = values(x);
-                assert!(
-                    (f64::from(got[0]) - expected).abs() < 1e-5,
-                    "{method:?} at {t}"
-                );
+                assert!((f64::from(got[0]) - expected).abs() < 1e-5, "{method:?} at {t}");
                 assert!((f64::from(got[1]) + 0.5 * expected).abs() < 1e-5);
             }
         }
@@ -220,14 +235,8 @@ mod tests {
         assert_eq!(sol.t, 0.0);
         let got = values(sol.state);
         let e3 = 3f64.exp();
-        assert!(
-            (f64::from(got[0]) / (0.5 * e3) - 1.0).abs() < 1e-4,
-            "{got:?}"
-        );
-        assert!(
-            (f64::from(got[1]) / (2.0 * e3) - 1.0).abs() < 1e-4,
-            "{got:?}"
-        );
+        assert!((f64::from(got[0]) / (0.5 * e3) - 1.0).abs() < 1e-4, "{got:?}");
+        assert!((f64::from(got[1]) / (2.0 * e3) - 1.0).abs() < 1e-4, "{got:?}");
     }
 
     #[test]

@@ -18,35 +18,40 @@ use crate::error::{CoreError, Result};
 /// `solver.solve(|t, x| Ok(x.mul_scalar(-t)), x0, 0.0, 1.0)`. A network is integrated with,
 /// e.g., `|t, x| net.evaluate(x, time_tensor(t), &condition)`; a struct with its own
 /// evaluation method is passed as `|t, x| model.velocity(t, x)`.
-pub trait OdeFunction<const D: usize>: FnMut(f64, Tensor<D>) -> Result<Tensor<D>> {
+///
+/// `E` is the error type `f` returns ([`CoreError`] unless the caller's own error type flows
+/// through [`OdeSolver::try_solve`](super::OdeSolver::try_solve)).
+pub trait OdeFunction<const D: usize, E = CoreError>:
+    FnMut(f64, Tensor<D>) -> std::result::Result<Tensor<D>, E>
+{
     /// Evaluates `f(t, x)`.
-    fn eval(&mut self, t: f64, x: Tensor<D>) -> Result<Tensor<D>> {
+    fn eval(&mut self, t: f64, x: Tensor<D>) -> std::result::Result<Tensor<D>, E> {
         self(t, x)
     }
 }
 
-impl<const D: usize, F> OdeFunction<D> for F where F: FnMut(f64, Tensor<D>) -> Result<Tensor<D>> {}
+impl<const D: usize, E, F> OdeFunction<D, E> for F where
+    F: FnMut(f64, Tensor<D>) -> std::result::Result<Tensor<D>, E>
+{
+}
 
 /// Wraps an [`OdeFunction`]: counts its evaluations (the NFE an integrator reports) and checks
 /// that each result has the state's shape.
-pub(crate) struct CountedFunction<'a, F, const D: usize> {
+pub(crate) struct CountedFunction<'a, F, const D: usize, E> {
     f: &'a mut F,
     shape: [usize; D],
     evaluations: usize,
+    error: std::marker::PhantomData<E>,
 }
 
-impl<'a, F: OdeFunction<D>, const D: usize> CountedFunction<'a, F, D> {
+impl<'a, E: From<CoreError>, F: OdeFunction<D, E>, const D: usize> CountedFunction<'a, F, D, E> {
     /// Wraps `f` for states of shape `shape`.
     pub(crate) fn new(f: &'a mut F, shape: [usize; D]) -> Self {
-        Self {
-            f,
-            shape,
-            evaluations: 0,
-        }
+        Self { f, shape, evaluations: 0, error: std::marker::PhantomData }
     }
 
     /// Evaluates `f(t, x)`, counting the call and checking the result's shape.
-    pub(crate) fn eval(&mut self, t: f64, x: Tensor<D>) -> Result<Tensor<D>> {
+    pub(crate) fn eval(&mut self, t: f64, x: Tensor<D>) -> Result<Tensor<D>, E> {
         self.evaluations += 1;
         let dx = self.f.eval(t, x)?;
         let got = dx.dims();
@@ -57,7 +62,8 @@ impl<'a, F: OdeFunction<D>, const D: usize> CountedFunction<'a, F, D> {
                 format!("ODE right-hand side f(t, x) at t = {t}"),
                 format!("{:?} (the shape of the state x)", self.shape),
                 &got,
-            ))
+            )
+            .into())
         }
     }
 

@@ -61,9 +61,8 @@ impl TimeGrid {
                     return Err(CoreError::config("times", format!("{bad} is not finite")));
                 }
                 let forward = times[1] > times[0];
-                let monotone = times
-                    .windows(2)
-                    .all(|w| if forward { w[1] > w[0] } else { w[1] < w[0] });
+                let monotone =
+                    times.windows(2).all(|w| if forward { w[1] > w[0] } else { w[1] < w[0] });
                 if monotone {
                     Ok(())
                 } else {
@@ -92,11 +91,7 @@ impl TimeGrid {
         match self {
             Self::Uniform { t0, t1, steps } => {
                 assert!(i <= *steps, "grid index {i} beyond {steps} steps");
-                if i == *steps {
-                    *t1
-                } else {
-                    t0 + (t1 - t0) * (i as f64 / *steps as f64)
-                }
+                if i == *steps { *t1 } else { t0 + (t1 - t0) * (i as f64 / *steps as f64) }
             }
             Self::Explicit(times) => times[i],
         }

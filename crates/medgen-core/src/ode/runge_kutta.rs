@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 
 use super::function::{CountedFunction, OdeFunction};
 use super::tableau::ButcherTableau;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 
 /// The outcome of one explicit Runge–Kutta step.
 pub(crate) struct RungeKuttaStep<const D: usize> {
@@ -20,14 +20,18 @@ pub(crate) struct RungeKuttaStep<const D: usize> {
 /// `first_stage`, when given, is `k_1 = f(t, x)` already known (first-same-as-last reuse) and
 /// is not re-evaluated. For an FSAL tableau the input of the last stage *is* `x'`, so `x'` is
 /// not recomputed either.
-pub(crate) fn runge_kutta_step<F: OdeFunction<D>, const D: usize>(
+pub(crate) fn runge_kutta_step<E, F, const D: usize>(
     tableau: &ButcherTableau,
-    f: &mut CountedFunction<'_, F, D>,
+    f: &mut CountedFunction<'_, F, D, E>,
     t: f64,
     x: &Tensor<D>,
     h: f64,
     first_stage: Option<Tensor<D>>,
-) -> Result<RungeKuttaStep<D>> {
+) -> Result<RungeKuttaStep<D>, E>
+where
+    E: From<CoreError>,
+    F: OdeFunction<D, E>,
+{
     let mut stages = Vec::with_capacity(tableau.stages());
     stages.push(match first_stage {
         Some(k1) => k1,

@@ -36,9 +36,7 @@ impl<const D: usize> OdeSolution<D> {
             .flatten()
             .find(|(_, x)| ensure_finite(x, "ODE state").is_err())
             .map_or(self.t, |(t, _)| *t);
-        Err(CoreError::NonFinite {
-            what: format!("ODE state at t = {first_bad}"),
-        })
+        Err(CoreError::NonFinite { what: format!("ODE state at t = {first_bad}") })
     }
 }
 

@@ -120,19 +120,43 @@ impl OdeSolver {
         self.run(f, x0, t0, t1, true)
     }
 
-    fn run<F: OdeFunction<D>, const D: usize>(
+    /// Like [`OdeSolver::solve`] for a right-hand side `f` that fails with the caller's own
+    /// error type `E` (a family's error enum): `f`'s errors come back unchanged and the
+    /// solver's own errors are converted with `E::from`.
+    ///
+    /// # Errors
+    /// As [`OdeSolver::solve`].
+    pub fn try_solve<E, F, const D: usize>(
+        &self,
+        f: F,
+        x0: Tensor<D>,
+        t0: f64,
+        t1: f64,
+    ) -> Result<OdeSolution<D>, E>
+    where
+        E: From<CoreError>,
+        F: OdeFunction<D, E>,
+    {
+        self.run(f, x0, t0, t1, false)
+    }
+
+    fn run<E, F, const D: usize>(
         &self,
         f: F,
         x0: Tensor<D>,
         t0: f64,
         t1: f64,
         keep_trajectory: bool,
-    ) -> Result<OdeSolution<D>> {
+    ) -> Result<OdeSolution<D>, E>
+    where
+        E: From<CoreError>,
+        F: OdeFunction<D, E>,
+    {
         match self.kind() {
             Ok((method, steps)) => {
-                method.integrate(f, x0, &TimeGrid::uniform(t0, t1, steps)?, keep_trajectory)
+                method.try_integrate(f, x0, &TimeGrid::uniform(t0, t1, steps)?, keep_trajectory)
             }
-            Err(config) => config.integrate(f, x0, t0, t1, keep_trajectory),
+            Err(config) => config.try_integrate(f, x0, t0, t1, keep_trajectory),
         }
     }
 }
@@ -171,10 +195,7 @@ mod tests {
             for (g, x0) in got.iter().zip([1.0, 2.0, -4.0]) {
                 let g = f64::from(*g);
                 let predicted = x0 * amplification.powi(8);
-                assert!(
-                    (g / predicted - 1.0).abs() < 1e-5,
-                    "{solver:?}: {g} vs {predicted}"
-                );
+                assert!((g / predicted - 1.0).abs() < 1e-5, "{solver:?}: {g} vs {predicted}");
                 assert!((g / (x0 * exact) - 1.0).abs() < accuracy, "{solver:?}");
             }
         }
@@ -203,10 +224,7 @@ mod tests {
             OdeSolver::Dopri5(Dopri5Config::new(-1.0, 1e-6)),
         ] {
             assert!(
-                matches!(
-                    decay_solution(&solver),
-                    Err(CoreError::InvalidConfig { .. })
-                ),
+                matches!(decay_solution(&solver), Err(CoreError::InvalidConfig { .. })),
                 "{solver:?}"
             );
         }

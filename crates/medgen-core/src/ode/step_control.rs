@@ -17,12 +17,7 @@ fn rms<const D: usize>(v: Tensor<D>) -> Tensor<1> {
 
 /// Reads a small tensor of norms back to the host.
 fn read_norms(norms: Tensor<1>) -> Result<Vec<f64>> {
-    let values = norms
-        .try_into_vec_as::<f32>()
-        .map_err(|err| CoreError::Device {
-            name: "ODE error norm".into(),
-            reason: err.to_string(),
-        })?;
+    let values = crate::readback::read_values::<f32, 1, _>(norms, "ODE error norm")?;
     Ok(values.into_iter().map(f64::from).collect())
 }
 
@@ -39,12 +34,7 @@ pub(crate) fn error_ratio<const D: usize>(
     rtol: f64,
     atol: f64,
 ) -> Result<f64> {
-    let scale = x0
-        .clone()
-        .abs()
-        .max_pair(x1.clone().abs())
-        .mul_scalar(rtol)
-        .add_scalar(atol);
+    let scale = x0.clone().abs().max_pair(x1.clone().abs()).mul_scalar(rtol).add_scalar(atol);
     Ok(read_norms(rms(err.div(scale)))?[0])
 }
 
@@ -59,37 +49,34 @@ pub(crate) fn error_ratio<const D: usize>(
 /// as a positive magnitude (the probe goes in the direction of `t1`).
 ///
 /// Costs one evaluation of `f` and two host reads.
-pub(crate) fn initial_step<F: OdeFunction<D>, const D: usize>(
-    f: &mut CountedFunction<'_, F, D>,
+pub(crate) fn initial_step<E, F, const D: usize>(
+    f: &mut CountedFunction<'_, F, D, E>,
     (t0, t1): (f64, f64),
     x0: &Tensor<D>,
     f0: &Tensor<D>,
     tolerances: (f64, f64),
     estimator_order: usize,
-) -> Result<f64> {
+) -> Result<f64, E>
+where
+    E: From<CoreError>,
+    F: OdeFunction<D, E>,
+{
     let direction = (t1 - t0).signum();
     let span = (t1 - t0).abs();
     let (rtol, atol) = tolerances;
     let scale = x0.clone().abs().mul_scalar(rtol).add_scalar(atol);
     let norms = read_norms(Tensor::cat(
-        vec![
-            rms(x0.clone().div(scale.clone())),
-            rms(f0.clone().div(scale.clone())),
-        ],
+        vec![rms(x0.clone().div(scale.clone())), rms(f0.clone().div(scale.clone()))],
         0,
     ))?;
     let (d0, d1) = (norms[0], norms[1]);
     if !d1.is_finite() {
         return Err(CoreError::NonFinite {
             what: format!("ODE right-hand side f(t, x) at t = {t0}"),
-        });
+        }
+        .into());
     }
-    let h0 = if d0 < 1e-5 || d1 < 1e-5 {
-        1e-6
-    } else {
-        0.01 * d0 / d1
-    }
-    .min(span);
+    let h0 = if d0 < 1e-5 || d1 < 1e-5 { 1e-6 } else { 0.01 * d0 / d1 }.min(span);
     let probe = x0.clone().add(f0.clone().mul_scalar(direction * h0));
     let f1 = f.eval(t0 + direction * h0, probe)?;
     let d2 = read_norms(rms(f1.sub(f0.clone()).div(scale)))?[0] / h0;
@@ -154,11 +141,7 @@ impl StepSizeController {
             self.safety * ratio.powf(-alpha) * self.previous_ratio.powf(self.beta)
         };
         self.previous_ratio = ratio.max(MIN_REMEMBERED_RATIO);
-        let upper = if self.rejected_last {
-            1.0
-        } else {
-            self.max_factor
-        };
+        let upper = if self.rejected_last { 1.0 } else { self.max_factor };
         self.rejected_last = false;
         factor.clamp(self.min_factor, upper)
     }

@@ -21,14 +21,8 @@ pub struct ButcherTableau {
 
 impl ButcherTableau {
     /// Forward Euler: `x' = x + h f(t, x)`. Order 1, one evaluation per step.
-    pub const EULER: Self = Self {
-        name: "Euler",
-        order: 1,
-        c: &[0.0],
-        a: &[&[]],
-        b: &[1.0],
-        error: None,
-    };
+    pub const EULER: Self =
+        Self { name: "Euler", order: 1, c: &[0.0], a: &[&[]], b: &[1.0], error: None };
 
     /// The explicit midpoint rule: `x' = x + h f(t + h/2, x + (h/2) f(t, x))`. Order 2, two
     /// evaluations per step.
@@ -77,30 +71,11 @@ impl ButcherTableau {
             &[1.0 / 5.0],
             &[3.0 / 40.0, 9.0 / 40.0],
             &[44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0],
-            &[
-                19372.0 / 6561.0,
-                -25360.0 / 2187.0,
-                64448.0 / 6561.0,
-                -212.0 / 729.0,
-            ],
-            &[
-                9017.0 / 3168.0,
-                -355.0 / 33.0,
-                46732.0 / 5247.0,
-                49.0 / 176.0,
-                -5103.0 / 18656.0,
-            ],
+            &[19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0],
+            &[9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0],
             DOPRI5_B_FIRST_SIX,
         ],
-        b: &[
-            35.0 / 384.0,
-            0.0,
-            500.0 / 1113.0,
-            125.0 / 192.0,
-            -2187.0 / 6784.0,
-            11.0 / 84.0,
-            0.0,
-        ],
+        b: &[35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0, 0.0],
         error: Some(&[
             35.0 / 384.0 - 5179.0 / 57600.0,
             0.0,
@@ -157,14 +132,8 @@ impl ButcherTableau {
 }
 
 /// The fifth-order weights of Dopri5 without the trailing zero: the last row of its `A`.
-const DOPRI5_B_FIRST_SIX: &[f64] = &[
-    35.0 / 384.0,
-    0.0,
-    500.0 / 1113.0,
-    125.0 / 192.0,
-    -2187.0 / 6784.0,
-    11.0 / 84.0,
-];
+const DOPRI5_B_FIRST_SIX: &[f64] =
+    &[35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0];
 
 #[cfg(test)]
 mod tests {
@@ -180,9 +149,7 @@ mod tests {
 
     /// `A c` as a vector (`Σ_j a_ij c_j`).
     fn a_times(tab: &ButcherTableau, v: &[f64]) -> Vec<f64> {
-        (0..tab.stages())
-            .map(|i| tab.row(i).iter().zip(v).map(|(a, x)| a * x).sum())
-            .collect()
+        (0..tab.stages()).map(|i| tab.row(i).iter().zip(v).map(|(a, x)| a * x).sum()).collect()
     }
 
     fn dot(u: &[f64], v: &[f64]) -> f64 {
@@ -212,10 +179,7 @@ mod tests {
                 (dot(w, &aac), 1.0 / 24.0),
             ],
         ];
-        conditions
-            .iter()
-            .take_while(|conds| conds.iter().all(|&(x, y)| close(x, y)))
-            .count()
+        conditions.iter().take_while(|conds| conds.iter().all(|&(x, y)| close(x, y))).count()
     }
 
     #[test]
@@ -226,11 +190,7 @@ mod tests {
             for i in 0..s {
                 assert_eq!(tab.row(i).len(), i, "{} row {i}", tab.name());
                 let sum: f64 = tab.row(i).iter().sum();
-                assert!(
-                    (sum - tab.nodes()[i]).abs() < 1e-12,
-                    "{} row {i}",
-                    tab.name()
-                );
+                assert!((sum - tab.nodes()[i]).abs() < 1e-12, "{} row {i}", tab.name());
             }
         }
     }
@@ -239,29 +199,16 @@ mod tests {
     fn weights_satisfy_the_order_conditions() {
         for tab in ALL {
             let expected = tab.order().min(4);
-            assert_eq!(
-                satisfied_order(&tab, tab.weights()),
-                expected,
-                "{}",
-                tab.name()
-            );
+            assert_eq!(satisfied_order(&tab, tab.weights()), expected, "{}", tab.name());
         }
         // Dopri5's fifth-order quadrature condition and its embedded fourth-order solution.
         let tab = ButcherTableau::DOPRI5;
         let c4: Vec<f64> = tab.nodes().iter().map(|x| x.powi(4)).collect();
         assert!((dot(tab.weights(), &c4) - 0.2).abs() < 1e-12);
         let errors = tab.error_weights().unwrap();
-        let b_hat: Vec<f64> = tab
-            .weights()
-            .iter()
-            .zip(errors)
-            .map(|(b, e)| b - e)
-            .collect();
+        let b_hat: Vec<f64> = tab.weights().iter().zip(errors).map(|(b, e)| b - e).collect();
         assert_eq!(satisfied_order(&tab, &b_hat), 4);
-        assert!(
-            (dot(&b_hat, &c4) - 0.2).abs() > 1e-6,
-            "b̂ is only fourth order"
-        );
+        assert!((dot(&b_hat, &c4) - 0.2).abs() > 1e-6, "b̂ is only fourth order");
     }
 
     #[test]

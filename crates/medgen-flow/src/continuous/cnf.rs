@@ -7,13 +7,13 @@ use medgen_core::check::{ensure_finite, ensure_non_empty};
 use medgen_core::noise::gaussian_noise;
 use medgen_core::ode::{Dopri5Config, OdeSolution, OdeSolver};
 use medgen_core::{
-    Condition, CoreError, DensityKind, LogDensity, LogDensityValue, Sample, SeededRng,
+    Condition, CoreError, DensityKind, LogDensity, LogDensityValue, Sample, Samples, SeededRng,
     TimeConditionedNetwork,
 };
 
 use super::divergence::{DivergenceField, DivergenceMethod};
 use super::standard_normal::standard_normal_log_prob;
-use crate::error::{Result, into_core};
+use crate::error::{FlowError, Result};
 
 /// Configuration of a continuous normalizing flow: the ODE solver and the divergence method.
 #[derive(Config, Debug)]
@@ -117,18 +117,13 @@ pub fn cnf_log_density<const D: usize, F: DivergenceField<D> + ?Sized>(
     let probes = config.divergence.draw_probes(dims, rng, &device)?;
     let n = dims[0];
     let m = dims.iter().skip(1).product::<usize>();
-    let augmented = |t: f64, state: Tensor<2>| -> medgen_core::Result<Tensor<2>> {
+    let augmented = |t: f64, state: Tensor<2>| -> Result<Tensor<2>> {
         let x_t = state.narrow(1, 0, m).reshape(dims);
-        let out = field
-            .velocity_divergence(x_t, time_tensor(t, n, &device), condition, &probes)
-            .map_err(into_core)?;
-        Ok(Tensor::cat(
-            vec![out.velocity.reshape([n, m]), out.divergence.reshape([n, 1])],
-            1,
-        ))
+        let out = field.velocity_divergence(x_t, time_tensor(t, n, &device), condition, &probes)?;
+        Ok(Tensor::cat(vec![out.velocity.reshape([n, m]), out.divergence.reshape([n, 1])], 1))
     };
     let start = Tensor::cat(vec![x.reshape([n, m]), Tensor::zeros([n, 1], &device)], 1);
-    let solution = config.solver.solve(augmented, start, 1.0, 0.0)?;
+    let solution = config.solver.try_solve::<FlowError, _, 2>(augmented, start, 1.0, 0.0)?;
     let latent = solution.state.clone().narrow(1, 0, m).reshape(dims);
     let delta_log_prob = solution.state.narrow(1, m, 1).reshape([n]);
     let base_log_prob = standard_normal_log_prob(latent.clone());
@@ -138,11 +133,7 @@ pub fn cnf_log_density<const D: usize, F: DivergenceField<D> + ?Sized>(
         delta_log_prob,
         latent,
         nfe: solution.nfe,
-        kind: if probes.is_exact() {
-            DensityKind::Exact
-        } else {
-            DensityKind::Estimate
-        },
+        kind: if probes.is_exact() { DensityKind::Exact } else { DensityKind::Estimate },
     })
 }
 
@@ -150,7 +141,7 @@ pub fn cnf_log_density<const D: usize, F: DivergenceField<D> + ?Sized>(
 /// a `[1]` tensor), through [`cnf_log_density`]. With an [`MlpVectorField`](super::MlpVectorField)
 /// on an autodiff device it is differentiable with respect to `θ` (discretise-then-optimise:
 /// gradients flow through the solver's stages), so it plugs into
-/// `medgen_core::train::Trainer::step` or plain optimiser steps.
+/// `medgen_train::Trainer::step` or plain optimiser steps.
 pub fn cnf_nll_loss<const D: usize, F: DivergenceField<D> + ?Sized>(
     field: &F,
     x: Tensor<D>,
@@ -158,10 +149,7 @@ pub fn cnf_nll_loss<const D: usize, F: DivergenceField<D> + ?Sized>(
     config: &ContinuousFlowConfig,
     rng: &mut SeededRng,
 ) -> Result<Tensor<1>> {
-    Ok(cnf_log_density(field, x, condition, config, rng)?
-        .log_prob
-        .mean()
-        .neg())
+    Ok(cnf_log_density(field, x, condition, config, rng)?.log_prob.mean().neg())
 }
 
 /// A continuous normalizing flow: a vector field `F` with its configuration and the shape of
@@ -188,11 +176,7 @@ impl<F> ContinuousFlow<F> {
         if item_shape.is_empty() {
             return Err(CoreError::config("item_shape", "needs at least one axis").into());
         }
-        Ok(Self {
-            field,
-            config,
-            item_shape,
-        })
+        Ok(Self { field, config, item_shape })
     }
 
     /// The batch shape `[n, item_shape...]` as an array of rank `D`.
@@ -212,34 +196,35 @@ impl<F> ContinuousFlow<F> {
 }
 
 impl<const D: usize, F: DivergenceField<D>> Sample<D> for ContinuousFlow<F> {
+    type Error = FlowError;
+
+    /// `z ~ N(0, I)` carried from `t = 0` to `t = 1` by the configured ODE solver; `nfe` is
+    /// the solver's.
     fn sample(
         &self,
         n: usize,
         condition: &Condition<D>,
         rng: &mut SeededRng,
         device: &Device,
-    ) -> medgen_core::Result<Tensor<D>> {
-        let shape = self.batch_shape(n).map_err(into_core)?;
+    ) -> Result<Samples<D>> {
+        let shape = self.batch_shape(n)?;
         let z = gaussian_noise(shape, rng, device)?;
-        cnf_transport(&self.field, z, condition, &self.config.solver, 0.0, 1.0)
-            .map(|solution| solution.state)
-            .map_err(into_core)
+        let solution = cnf_transport(&self.field, z, condition, &self.config.solver, 0.0, 1.0)?;
+        Ok(Samples { samples: solution.state, nfe: solution.nfe })
     }
 }
 
 impl<const D: usize, F: DivergenceField<D>> LogDensity<D> for ContinuousFlow<F> {
+    type Error = FlowError;
+
     fn log_density(
         &self,
         x: Tensor<D>,
         condition: &Condition<D>,
         rng: &mut SeededRng,
-    ) -> medgen_core::Result<LogDensityValue> {
-        let density =
-            cnf_log_density(&self.field, x, condition, &self.config, rng).map_err(into_core)?;
-        Ok(LogDensityValue {
-            nats: density.log_prob,
-            kind: density.kind,
-        })
+    ) -> Result<LogDensityValue> {
+        let density = cnf_log_density(&self.field, x, condition, &self.config, rng)?;
+        Ok(LogDensityValue { nats: density.log_prob, kind: density.kind })
     }
 }
 
@@ -290,10 +275,7 @@ mod tests {
         _c: &Condition<2>,
     ) -> medgen_core::Result<Tensor<2>> {
         let a_t = Tensor::<2>::from_floats(
-            [
-                [A[0][0] as f32, A[1][0] as f32],
-                [A[0][1] as f32, A[1][1] as f32],
-            ],
+            [[A[0][0] as f32, A[1][0] as f32], [A[0][1] as f32, A[1][1] as f32]],
             &x.device(),
         );
         Ok(x.matmul(a_t))
@@ -308,19 +290,13 @@ mod tests {
         let inverse = expm(A, -1.0);
         let trace = A[0][0] + A[1][1];
         let field = VjpField::new(&linear_field);
-        for solver in [
-            OdeSolver::Rk4 { steps: 16 },
-            OdeSolver::Dopri5(Dopri5Config::new(1e-6, 1e-7)),
-        ] {
+        for solver in
+            [OdeSolver::Rk4 { steps: 16 }, OdeSolver::Dopri5(Dopri5Config::new(1e-6, 1e-7))]
+        {
             let config = ContinuousFlowConfig::new().with_solver(solver.clone());
-            let density = cnf_log_density(
-                &field,
-                x.clone(),
-                &Condition::none(),
-                &config,
-                &mut seeded_rng(0),
-            )
-            .unwrap();
+            let density =
+                cnf_log_density(&field, x.clone(), &Condition::none(), &config, &mut seeded_rng(0))
+                    .unwrap();
             assert_eq!(density.kind, DensityKind::Exact);
             assert!(density.nfe > 0);
             let got = density.log_prob.try_into_vec_as::<f32>().unwrap();
@@ -341,15 +317,9 @@ mod tests {
                 );
             }
             // Sampling transports the latent back to the data.
-            let back = cnf_transport(
-                &linear_field,
-                density.latent,
-                &Condition::none(),
-                &solver,
-                0.0,
-                1.0,
-            )
-            .unwrap();
+            let back =
+                cnf_transport(&linear_field, density.latent, &Condition::none(), &solver, 0.0, 1.0)
+                    .unwrap();
             let back = back.state.try_into_vec_as::<f32>().unwrap();
             for (b, p) in back.iter().zip(points.as_flattened()) {
                 assert!((f64::from(*b) - p).abs() < 1e-4);
@@ -372,14 +342,9 @@ mod tests {
             .with_solver(OdeSolver::Rk4 { steps: 10 })
             .with_divergence(DivergenceMethod::hutchinson(2));
         let field = VjpField::new(&scale);
-        let density = cnf_log_density(
-            &field,
-            x.clone(),
-            &Condition::none(),
-            &config,
-            &mut seeded_rng(2),
-        )
-        .unwrap();
+        let density =
+            cnf_log_density(&field, x.clone(), &Condition::none(), &config, &mut seeded_rng(2))
+                .unwrap();
         assert_eq!(density.kind, DensityKind::Estimate);
         let z = x.mul_scalar((-a).exp());
         let expected = standard_normal_log_prob(z).sub_scalar(4.0 * a);
@@ -393,10 +358,7 @@ mod tests {
     fn hutchinson_estimate_is_unbiased() {
         // Copies of one point, one probe each: independent estimates of tr J.
         let device = test_device();
-        let net = MlpVectorFieldConfig::new(3)
-            .with_hidden(vec![16])
-            .init(&device)
-            .unwrap();
+        let net = MlpVectorFieldConfig::new(3).with_hidden(vec![16]).init(&device).unwrap();
         let copies = if testing_on_wgpu() { 1500 } else { 4000 };
         let x = Tensor::<2>::from_floats([[0.4, -0.3, 1.1]], &device).expand([copies, 3]);
         let t = Tensor::<1>::full([copies], 0.5, &device);
@@ -413,12 +375,9 @@ mod tests {
             .into_scalar::<f32>();
         let mut rng = seeded_rng(11);
         for distribution in [ProbeDistribution::Rademacher, ProbeDistribution::Gaussian] {
-            let probes = DivergenceMethod::Hutchinson {
-                probes: 1,
-                distribution,
-            }
-            .draw_probes([copies, 3], &mut rng, &device)
-            .unwrap();
+            let probes = DivergenceMethod::Hutchinson { probes: 1, distribution }
+                .draw_probes([copies, 3], &mut rng, &device)
+                .unwrap();
             let estimates = net
                 .velocity_divergence(x.clone(), t.clone(), &none, &probes)
                 .unwrap()
@@ -426,10 +385,7 @@ mod tests {
                 .try_into_vec_as::<f32>()
                 .unwrap();
             let mean = estimates.iter().map(|&v| f64::from(v)).sum::<f64>() / copies as f64;
-            let var = estimates
-                .iter()
-                .map(|&v| (f64::from(v) - mean).powi(2))
-                .sum::<f64>()
+            let var = estimates.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>()
                 / (copies - 1) as f64;
             let se = (var / copies as f64).sqrt();
             assert!(var > 0.0, "{distribution:?}: the estimates must vary");
@@ -444,10 +400,8 @@ mod tests {
     fn maximum_likelihood_training_decreases_the_loss() {
         let device = test_device().autodiff();
         let mut rng = seeded_rng(3);
-        let mut net: MlpVectorField = MlpVectorFieldConfig::new(2)
-            .with_hidden(vec![16, 16])
-            .init(&device)
-            .unwrap();
+        let mut net: MlpVectorField =
+            MlpVectorFieldConfig::new(2).with_hidden(vec![16, 16]).init(&device).unwrap();
         // Data far from the N(0, I) base: N((2, −1), 0.3² I).
         let data = gaussian_noise([64, 2], &mut rng, &device)
             .unwrap()
@@ -477,14 +431,13 @@ mod tests {
     #[test]
     fn flow_traits_and_bad_inputs() {
         let device = test_device();
-        let net = MlpVectorFieldConfig::new(2)
-            .with_hidden(vec![8])
-            .init(&device)
-            .unwrap();
+        let net = MlpVectorFieldConfig::new(2).with_hidden(vec![8]).init(&device).unwrap();
         let config = ContinuousFlowConfig::new().with_solver(OdeSolver::Heun { steps: 4 });
         let flow = ContinuousFlow::new(net, config.clone(), vec![2]).unwrap();
         let mut rng = seeded_rng(5);
-        let x = Sample::<2>::sample(&flow, 5, &Condition::none(), &mut rng, &device).unwrap();
+        let drawn = Sample::<2>::sample(&flow, 5, &Condition::none(), &mut rng, &device).unwrap();
+        assert_eq!(drawn.nfe, 4 * 2);
+        let x = drawn.samples;
         assert_eq!(x.dims(), [5, 2]);
         let value = flow.log_density(x, &Condition::none(), &mut rng).unwrap();
         assert_eq!(value.nats.dims(), [5]);
@@ -494,9 +447,7 @@ mod tests {
             flow.batch_shape::<3>(5),
             Err(crate::FlowError::Core(CoreError::InvalidRank { .. }))
         ));
-        let zero = config
-            .clone()
-            .with_divergence(DivergenceMethod::hutchinson(0));
+        let zero = config.clone().with_divergence(DivergenceMethod::hutchinson(0));
         let ok = Tensor::<2>::zeros([3, 2], &device);
         let none = Condition::none();
         assert!(matches!(

@@ -50,10 +50,7 @@ impl burn::config::Config for DivergenceMethod {}
 impl DivergenceMethod {
     /// Hutchinson's estimator with `probes` Rademacher probes.
     pub fn hutchinson(probes: usize) -> Self {
-        Self::Hutchinson {
-            probes,
-            distribution: ProbeDistribution::Rademacher,
-        }
+        Self::Hutchinson { probes, distribution: ProbeDistribution::Rademacher }
     }
 
     /// Fails with [`CoreError::InvalidConfig`] for zero probes.
@@ -84,10 +81,7 @@ impl DivergenceMethod {
         self.validate()?;
         match *self {
             Self::Exact => Ok(Probes::Basis),
-            Self::Hutchinson {
-                probes,
-                distribution,
-            } => (0..probes)
+            Self::Hutchinson { probes, distribution } => (0..probes)
                 .map(|_| draw_probe(shape, distribution, rng, device))
                 .collect::<Result<Vec<_>>>()
                 .map(Probes::Sampled),
@@ -107,9 +101,8 @@ pub fn draw_probe<const D: usize>(
         ProbeDistribution::Rademacher => {
             medgen_core::check::ensure_non_empty(&shape, "probe shape")?;
             let count = shape.iter().product::<usize>();
-            let values: Vec<f32> = (0..count)
-                .map(|_| if rng.random_bool(0.5) { 1.0 } else { -1.0 })
-                .collect();
+            let values: Vec<f32> =
+                (0..count).map(|_| if rng.random_bool(0.5) { 1.0 } else { -1.0 }).collect();
             Ok(Tensor::from_data(TensorData::new(values, shape), device))
         }
     }
@@ -193,10 +186,7 @@ mod tests {
             let mean = v.iter().sum::<f32>() / v.len() as f32;
             let second = v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32;
             assert!(mean.abs() < 0.05, "{distribution:?} mean {mean}");
-            assert!(
-                (second - 1.0).abs() < 0.06,
-                "{distribution:?} E[ε²] {second}"
-            );
+            assert!((second - 1.0).abs() < 0.06, "{distribution:?} E[ε²] {second}");
             if distribution == ProbeDistribution::Rademacher {
                 assert!(v.iter().all(|x| x.abs() == 1.0));
             }

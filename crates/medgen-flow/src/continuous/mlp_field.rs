@@ -58,25 +58,16 @@ impl MlpVectorFieldConfig {
         if self.hidden.is_empty() || self.hidden.contains(&0) {
             return Err(CoreError::config(
                 "hidden",
-                format!(
-                    "needs at least one layer, all widths positive; got {:?}",
-                    self.hidden
-                ),
+                format!("needs at least one layer, all widths positive; got {:?}", self.hidden),
             )
             .into());
         }
         let mut widths = vec![self.dim + 1];
         widths.extend(&self.hidden);
         widths.push(self.dim);
-        let layers = widths
-            .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
-            .collect();
-        Ok(MlpVectorField {
-            layers,
-            activation: self.activation,
-            dim: self.dim,
-        })
+        let layers =
+            widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+        Ok(MlpVectorField { layers, activation: self.activation, dim: self.dim })
     }
 }
 
@@ -106,11 +97,11 @@ pub struct MlpVectorField {
 
 impl MlpVectorField {
     /// Checks `x: [N, d]` (non-empty) and `t: [N]`.
-    fn check_inputs(&self, x: &Tensor<2>, t: &Tensor<1>) -> Result<()> {
+    fn check_inputs(&self, x: &Tensor<2>, t: &Tensor<1>) -> medgen_core::Result<()> {
         let [n, d] = x.dims();
         ensure_non_empty(&[n, d], "x")?;
         if d != self.dim {
-            return Err(CoreError::shape("x", format!("[N, {}]", self.dim), &[n, d]).into());
+            return Err(CoreError::shape("x", format!("[N, {}]", self.dim), &[n, d]));
         }
         ensure_shape(&t.dims(), &[n], "t")?;
         Ok(())
@@ -132,11 +123,7 @@ impl MlpVectorField {
             let pre = layer.forward(h);
             // The time input has zero tangent: only the first `d` rows of W₁ act on ẋ.
             let weight = layer.weight.val();
-            let weight = if i == 0 {
-                weight.narrow(0, 0, self.dim)
-            } else {
-                weight
-            };
+            let weight = if i == 0 { weight.narrow(0, 0, self.dim) } else { weight };
             tangent = tangent.map(|v| v.matmul(weight.unsqueeze_dim::<3>(0)));
             if i == last {
                 h = pre;
@@ -182,10 +169,9 @@ impl MlpVectorField {
                 let eye = Tensor::<2>::eye(self.dim, device).unsqueeze_dim::<3>(1);
                 (eye.expand([self.dim, n, self.dim]), 1.0)
             }
-            Probes::Sampled(samples) => (
-                Tensor::stack::<3>(samples.clone(), 0),
-                1.0 / samples.len() as f64,
-            ),
+            Probes::Sampled(samples) => {
+                (Tensor::stack::<3>(samples.clone(), 0), 1.0 / samples.len() as f64)
+            }
         }
     }
 }
@@ -206,16 +192,8 @@ impl DivergenceField<2> for MlpVectorField {
         let n = x.dims()[0];
         let (tangents, scale) = self.tangents(probes, n, &x.device());
         let (velocity, jv) = self.jvp(x, t, tangents.clone())?;
-        let divergence = jv
-            .mul(tangents)
-            .sum_dim(2)
-            .sum_dim(0)
-            .reshape([n])
-            .mul_scalar(scale);
-        Ok(VelocityDivergence {
-            velocity,
-            divergence,
-        })
+        let divergence = jv.mul(tangents).sum_dim(2).sum_dim(0).reshape([n]).mul_scalar(scale);
+        Ok(VelocityDivergence { velocity, divergence })
     }
 }
 
@@ -226,18 +204,18 @@ impl TimeConditionedNetwork<2> for MlpVectorField {
         t: Tensor<1>,
         condition: &Condition<2>,
     ) -> medgen_core::Result<Tensor<2>> {
-        let checked = ensure_unconditional(condition).and_then(|()| self.check_inputs(&x_t, &t));
-        checked.map_err(crate::error::into_core)?;
+        ensure_unconditional(condition)?;
+        self.check_inputs(&x_t, &t)?;
         Ok(self.propagate(x_t, t, None).0)
     }
 }
 
 /// Fails unless `condition` is empty (the MLP field has no conditioning input).
-fn ensure_unconditional(condition: &Condition<2>) -> Result<()> {
+fn ensure_unconditional(condition: &Condition<2>) -> medgen_core::Result<()> {
     if condition.is_empty() {
         Ok(())
     } else {
-        Err(CoreError::config("condition", "MlpVectorField is unconditional").into())
+        Err(CoreError::config("condition", "MlpVectorField is unconditional"))
     }
 }
 
@@ -268,13 +246,9 @@ mod tests {
             let x = Tensor::<2>::from_floats([[0.2, -0.5, 1.0], [1.5, 0.3, -0.8]], &device);
             let t = Tensor::<1>::from_floats([0.3, 0.9], &device);
             let v = Tensor::<2>::from_floats([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]], &device);
-            let (_, jv) = net
-                .jvp(x.clone(), t.clone(), v.clone().unsqueeze_dim(0))
-                .unwrap();
+            let (_, jv) = net.jvp(x.clone(), t.clone(), v.clone().unsqueeze_dim(0)).unwrap();
             let h = 1e-2;
-            let plus = net
-                .forward(x.clone().add(v.clone().mul_scalar(h)), t.clone())
-                .unwrap();
+            let plus = net.forward(x.clone().add(v.clone().mul_scalar(h)), t.clone()).unwrap();
             let minus = net.forward(x.sub(v.mul_scalar(h)), t).unwrap();
             let fd = values(plus.sub(minus).div_scalar(2.0 * h));
             for (a, b) in values(jv).iter().zip(&fd) {
@@ -290,9 +264,7 @@ mod tests {
         let x = Tensor::<2>::from_floats([[0.2, -0.5, 1.0], [1.5, 0.3, -0.8]], &device);
         let t = Tensor::<1>::from_floats([0.1, 0.7], &device);
         let none = Condition::none();
-        let jvp = net
-            .velocity_divergence(x.clone(), t.clone(), &none, &Probes::Basis)
-            .unwrap();
+        let jvp = net.velocity_divergence(x.clone(), t.clone(), &none, &Probes::Basis).unwrap();
         let vjp = vjp_divergence(&net, x.clone(), t.clone(), &none, &Probes::Basis).unwrap();
         for (a, b) in values(jvp.divergence).iter().zip(values(vjp.divergence)) {
             assert!((a - b).abs() < 1e-4, "jvp {a} vs vjp {b}");
@@ -303,10 +275,7 @@ mod tests {
             .unwrap();
         let a = net.velocity_divergence(x.clone(), t.clone(), &none, &probes);
         let b = vjp_divergence(&net, x, t, &none, &probes);
-        for (a, b) in values(a.unwrap().divergence)
-            .iter()
-            .zip(values(b.unwrap().divergence))
-        {
+        for (a, b) in values(a.unwrap().divergence).iter().zip(values(b.unwrap().divergence)) {
             assert!((a - b).abs() < 1e-4, "jvp {a} vs vjp {b}");
         }
     }
@@ -315,12 +284,7 @@ mod tests {
     fn bad_configs_and_inputs_are_typed_errors() {
         let device = test_device();
         assert!(MlpVectorFieldConfig::new(0).init(&device).is_err());
-        assert!(
-            MlpVectorFieldConfig::new(2)
-                .with_hidden(vec![])
-                .init(&device)
-                .is_err()
-        );
+        assert!(MlpVectorFieldConfig::new(2).with_hidden(vec![]).init(&device).is_err());
         let net = field(MlpActivation::Tanh, &device);
         let t = Tensor::<1>::zeros([2], &device);
         let wrong_dim = Tensor::<2>::zeros([2, 2], &device);

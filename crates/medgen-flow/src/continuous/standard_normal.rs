@@ -21,9 +21,7 @@ mod tests {
     #[test]
     fn matches_closed_form() {
         let z = Tensor::<2>::from_floats([[0.0, 0.0], [1.0, -2.0]], &test_device());
-        let got = standard_normal_log_prob(z)
-            .try_into_vec_as::<f32>()
-            .unwrap();
+        let got = standard_normal_log_prob(z).try_into_vec_as::<f32>().unwrap();
         let c = -(2.0 * std::f32::consts::PI).ln();
         assert!((got[0] - c).abs() < 1e-5);
         assert!((got[1] - (c - 2.5)).abs() < 1e-5);

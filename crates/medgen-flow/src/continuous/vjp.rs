@@ -91,15 +91,9 @@ pub fn vjp_divergence<const D: usize, N: TimeConditionedNetwork<D> + ?Sized>(
     };
     let divergence = divergence.mul_scalar(scale);
     Ok(if tracked {
-        VelocityDivergence {
-            velocity: velocity.autodiff(),
-            divergence: divergence.autodiff(),
-        }
+        VelocityDivergence { velocity: velocity.autodiff(), divergence: divergence.autodiff() }
     } else {
-        VelocityDivergence {
-            velocity,
-            divergence,
-        }
+        VelocityDivergence { velocity, divergence }
     })
 }
 
@@ -201,11 +195,8 @@ mod tests {
         let out = vjp_divergence(&oracle, x, t, &Condition::none(), &Probes::Basis).unwrap();
         let got = out.divergence.try_into_vec_as::<f32>().unwrap();
         for (g, x) in got.iter().zip(xs) {
-            let expected: f32 = x
-                .iter()
-                .map(|v| 3.0 * (1.0 - v.tanh().powi(2)))
-                .sum::<f32>()
-                + 0.25;
+            let expected: f32 =
+                x.iter().map(|v| 3.0 * (1.0 - v.tanh().powi(2))).sum::<f32>() + 0.25;
             assert!((g - expected).abs() < 1e-4, "{g} vs {expected}");
         }
         // Rank 4, f(x) = x²: div = Σ 2x.

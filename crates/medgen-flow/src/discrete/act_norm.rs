@@ -123,11 +123,7 @@ impl ActNorm {
 
     fn log_det<const D: usize>(&self, dims: [usize; D]) -> Tensor<1> {
         let spatial: usize = dims[2..].iter().product();
-        self.log_scale
-            .val()
-            .sum()
-            .mul_scalar(spatial as f64)
-            .expand([dims[0]])
+        self.log_scale.val().sum().mul_scalar(spatial as f64).expand([dims[0]])
     }
 }
 
@@ -135,9 +131,8 @@ impl<const D: usize> FlowLayer<D> for ActNorm {
     fn forward(&self, x: Tensor<D>) -> Result<(Tensor<D>, Tensor<1>)> {
         self.check(&x)?;
         let dims = x.dims();
-        let y = x
-            .add(per_channel(self.bias.val()))
-            .mul(per_channel::<D>(self.log_scale.val()).exp());
+        let y =
+            x.add(per_channel(self.bias.val())).mul(per_channel::<D>(self.log_scale.val()).exp());
         Ok((y, self.log_det(dims)))
     }
 
@@ -160,29 +155,18 @@ mod tests {
     fn data_init_standardises_and_the_layer_is_exact() {
         let device = autodiff_device();
         let x = test_input([6, 3], &device).mul_scalar(3.0).add_scalar(1.0);
-        let norm = ActNormConfig::new(3)
-            .init(&device)
-            .unwrap()
-            .initialize(x.clone())
-            .unwrap();
+        let norm = ActNormConfig::new(3).init(&device).unwrap().initialize(x.clone()).unwrap();
         let y = host(FlowLayer::<2>::forward(&norm, x.clone()).unwrap().0);
         for c in 0..3 {
             let col: Vec<f64> = (0..6).map(|i| y[i * 3 + c]).collect();
             let mean = col.iter().sum::<f64>() / 6.0;
             let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 6.0;
-            assert!(
-                mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
-                "{mean} {var}"
-            );
+            assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{mean} {var}");
         }
         check_layer::<2, _>(&norm, x, 1e-4);
 
         let images = test_input([2, 2, 3, 3], &device);
-        let norm = ActNormConfig::new(2)
-            .init(&device)
-            .unwrap()
-            .initialize(images.clone())
-            .unwrap();
+        let norm = ActNormConfig::new(2).init(&device).unwrap().initialize(images.clone()).unwrap();
         check_layer::<4, _>(&norm, images, 1e-4);
     }
 

@@ -9,7 +9,7 @@ use medgen_core::CoreError;
 use super::layer::{FlowLayer, ensure_event_shape, sum_per_item};
 use super::mask::VectorMask;
 use crate::error::Result;
-use medgen_core::nn::{Mlp, MlpConfig};
+use medgen_nn::{Mlp, MlpConfig};
 
 /// Configuration of an [`AffineCoupling`] on `[N, d]` vectors.
 #[derive(Config, Debug)]
@@ -37,11 +37,8 @@ pub(crate) fn validate_clamp(c: f64) -> Result<()> {
     if c.is_finite() && c > 0.0 {
         Ok(())
     } else {
-        Err(CoreError::config(
-            "scale_clamp",
-            format!("must be positive and finite, got {c}"),
-        )
-        .into())
+        Err(CoreError::config("scale_clamp", format!("must be positive and finite, got {c}"))
+            .into())
     }
 }
 
@@ -66,10 +63,7 @@ pub(crate) fn affine_couple<const D: usize>(
 ) -> (Tensor<D>, Tensor<1>) {
     let width = conditioner_out.dims()[1] / 2;
     let free = mask.neg().add_scalar(1.0);
-    let shift = conditioner_out
-        .clone()
-        .narrow(1, 0, width)
-        .mul(free.clone());
+    let shift = conditioner_out.clone().narrow(1, 0, width).mul(free.clone());
     let log_scale = conditioner_out
         .narrow(1, width, width)
         .div_scalar(clamp)
@@ -109,11 +103,7 @@ impl AffineCouplingConfig {
         let mask = self.mask.build(self.dim, self.flip, device)?;
         let net = MlpConfig::uniform(self.dim, self.hidden, self.hidden_layers, 2 * self.dim)
             .init(device)?;
-        Ok(AffineCoupling {
-            net,
-            mask,
-            scale_clamp: self.scale_clamp,
-        })
+        Ok(AffineCoupling { net, mask, scale_clamp: self.scale_clamp })
     }
 }
 
@@ -159,18 +149,10 @@ mod tests {
     #[test]
     fn bad_inputs_are_typed_errors() {
         let device = autodiff_device();
-        assert!(
-            AffineCouplingConfig::new(4, 8)
-                .with_scale_clamp(0.0)
-                .init(&device)
-                .is_err()
-        );
+        assert!(AffineCouplingConfig::new(4, 8).with_scale_clamp(0.0).init(&device).is_err());
         assert!(AffineCouplingConfig::new(1, 8).init(&device).is_err());
         let layer = AffineCouplingConfig::new(4, 8).init(&device).unwrap();
         let err = layer.forward(Tensor::zeros([2, 3], &device)).unwrap_err();
-        assert!(matches!(
-            err,
-            FlowError::Core(CoreError::ShapeMismatch { .. })
-        ));
+        assert!(matches!(err, FlowError::Core(CoreError::ShapeMismatch { .. })));
     }
 }

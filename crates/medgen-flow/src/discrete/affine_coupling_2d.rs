@@ -54,15 +54,9 @@ impl AffineCoupling2dConfig {
     /// width or a bad clamp.
     pub fn init(&self, device: &Device) -> Result<AffineCoupling2d> {
         validate_clamp(self.scale_clamp)?;
-        let mask = self
-            .mask
-            .build([self.channels, self.height, self.width], self.flip, device)?;
+        let mask = self.mask.build([self.channels, self.height, self.width], self.flip, device)?;
         let net = ConvNetConfig::new(self.channels, 2 * self.channels, self.hidden).init(device)?;
-        Ok(AffineCoupling2d {
-            net,
-            mask,
-            scale_clamp: self.scale_clamp,
-        })
+        Ok(AffineCoupling2d { net, mask, scale_clamp: self.scale_clamp })
     }
 }
 
@@ -107,9 +101,7 @@ mod tests {
     #[test]
     fn wrong_image_size_is_an_error() {
         let device = autodiff_device();
-        let layer = AffineCoupling2dConfig::new(2, 4, 4, 8)
-            .init(&device)
-            .unwrap();
+        let layer = AffineCoupling2dConfig::new(2, 4, 4, 8).init(&device).unwrap();
         assert!(layer.forward(Tensor::zeros([1, 2, 4, 6], &device)).is_err());
     }
 }

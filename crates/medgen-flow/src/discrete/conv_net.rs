@@ -49,9 +49,7 @@ impl ConvNetConfig {
             }
         }
         let conv = |channels: [usize; 2], k: usize| {
-            Conv2dConfig::new(channels, [k, k])
-                .with_padding(PaddingConfig2d::Same)
-                .init(device)
+            Conv2dConfig::new(channels, [k, k]).with_padding(PaddingConfig2d::Same).init(device)
         };
         Ok(ConvNet {
             conv_in: conv([self.in_channels, self.hidden], 3),

@@ -52,10 +52,7 @@ pub fn dequantize<const D: usize, R: Rng + ?Sized>(x: Tensor<D>, rng: &mut R) ->
 /// Shapes: `[N]` → `[N]`.
 pub fn bits_per_dim(log_prob_dequantized: Tensor<1>, dims_per_item: usize) -> Tensor<1> {
     let d = dims_per_item as f64;
-    log_prob_dequantized
-        .sub_scalar(d * LEVELS.ln())
-        .neg()
-        .div_scalar(d * std::f64::consts::LN_2)
+    log_prob_dequantized.sub_scalar(d * LEVELS.ln()).neg().div_scalar(d * std::f64::consts::LN_2)
 }
 
 #[cfg(test)]

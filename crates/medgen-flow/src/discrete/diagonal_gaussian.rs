@@ -37,10 +37,7 @@ pub struct DiagonalGaussian {
 }
 
 fn non_invertible(reason: String) -> FlowError {
-    FlowError::NonInvertible {
-        what: "diagonal Gaussian".into(),
-        reason,
-    }
+    FlowError::NonInvertible { what: "diagonal Gaussian".into(), reason }
 }
 
 impl DiagonalGaussianConfig {
@@ -60,9 +57,7 @@ pub(crate) fn learned_base(
     dim: usize,
     device: &Device,
 ) -> Result<Option<DiagonalGaussian>> {
-    learn
-        .then(|| DiagonalGaussianConfig::new(dim).init(device))
-        .transpose()
+    learn.then(|| DiagonalGaussianConfig::new(dim).init(device)).transpose()
 }
 
 impl DiagonalGaussian {
@@ -79,10 +74,7 @@ impl DiagonalGaussian {
             return Err(CoreError::shape("std", format!("[{}]", mean.len()), &[std.len()]).into());
         }
         if mean.iter().any(|m| !m.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: "mean".into(),
-            }
-            .into());
+            return Err(CoreError::NonFinite { what: "mean".into() }.into());
         }
         if let Some(bad) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
             return Err(non_invertible(format!(
@@ -134,9 +126,7 @@ impl DiagonalGaussian {
     ) -> Result<Tensor<2>> {
         let d = self.dim();
         let eps = gaussian_noise([n, d], rng, device)?;
-        Ok(eps
-            .mul(self.log_std.val().reshape([1, d]).exp())
-            .add(self.mean.val().reshape([1, d])))
+        Ok(eps.mul(self.log_std.val().reshape([1, d]).exp()).add(self.mean.val().reshape([1, d])))
     }
 }
 

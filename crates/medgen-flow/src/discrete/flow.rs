@@ -50,7 +50,7 @@ impl Flow {
             && base.dim() != dim
         {
             return Err(
-                CoreError::shape("base distribution", format!("[{dim}]"), &[base.dim()]).into(),
+                CoreError::shape("base distribution", format!("[{dim}]"), &[base.dim()]).into()
             );
         }
         Ok(Self { layers, base, dim })
@@ -194,26 +194,10 @@ mod tests {
     /// A 2D flow with one layer of every vector kind, random initialisation.
     fn mixed_flow(device: &Device) -> Flow {
         let layers: Vec<VectorLayer> = vec![
-            ActNormConfig::new(2)
-                .with_scale(1.3)
-                .init(device)
-                .unwrap()
-                .into(),
-            AffineCouplingConfig::new(2, 8)
-                .with_scale_clamp(1.0)
-                .init(device)
-                .unwrap()
-                .into(),
-            InvConv1x1Config::new(2)
-                .with_init_std(0.5)
-                .init(device)
-                .unwrap()
-                .into(),
-            SplineCouplingConfig::new(2, 8)
-                .with_flip(true)
-                .init(device)
-                .unwrap()
-                .into(),
+            ActNormConfig::new(2).with_scale(1.3).init(device).unwrap().into(),
+            AffineCouplingConfig::new(2, 8).with_scale_clamp(1.0).init(device).unwrap().into(),
+            InvConv1x1Config::new(2).with_init_std(0.5).init(device).unwrap().into(),
+            SplineCouplingConfig::new(2, 8).with_flip(true).init(device).unwrap().into(),
             MaskedAutoregressiveConfig::new(2, 8)
                 .with_scale_clamp(1.0)
                 .init(device)
@@ -229,16 +213,8 @@ mod tests {
         let x = test_input([3, 2], &device);
         check_layer(&mixed_flow(&device), x, 1e-4);
         let x4 = test_input([3, 4], &device);
-        check_layer(
-            &RealNvpConfig::new(4, 3, 8).init(&device).unwrap(),
-            x4.clone(),
-            1e-4,
-        );
-        check_layer(
-            &SplineFlowConfig::new(4, 2, 8).init(&device).unwrap(),
-            x4.clone(),
-            1e-4,
-        );
+        check_layer(&RealNvpConfig::new(4, 3, 8).init(&device).unwrap(), x4.clone(), 1e-4);
+        check_layer(&SplineFlowConfig::new(4, 2, 8).init(&device).unwrap(), x4.clone(), 1e-4);
         check_layer(&MafConfig::new(4, 2, 8).init(&device).unwrap(), x4, 1e-4);
     }
 
@@ -247,11 +223,7 @@ mod tests {
         let device = test_device();
         device.seed(5);
         let flow = mixed_flow(&device);
-        let (points, half_width) = if testing_on_wgpu() {
-            (160, 8.0)
-        } else {
-            (400, 8.0)
-        };
+        let (points, half_width) = if testing_on_wgpu() { (160, 8.0) } else { (400, 8.0) };
         let h = 2.0 * half_width / points as f64;
         let coords: Vec<f32> = (0..points * points)
             .flat_map(|k| {
@@ -310,19 +282,14 @@ mod tests {
         let device = test_device();
         let flow = RealNvpConfig::new(2, 2, 8).init(&device).unwrap();
         let nan = Tensor::<2>::from_floats([[0.0, f32::NAN]], &device);
-        assert!(matches!(
-            flow.log_prob(nan),
-            Err(FlowError::Core(CoreError::NonFinite { .. }))
-        ));
+        assert!(matches!(flow.log_prob(nan), Err(FlowError::Core(CoreError::NonFinite { .. }))));
         assert!(matches!(
             flow.log_prob(Tensor::zeros([4, 3], &device)),
             Err(FlowError::Core(CoreError::ShapeMismatch { .. }))
         ));
         assert!(flow.sample(0, &mut seeded_rng(0), &device).is_err());
         assert!(RealNvpConfig::new(2, 0, 8).init(&device).is_err());
-        let base = crate::discrete::DiagonalGaussianConfig::new(3)
-            .init(&device)
-            .unwrap();
+        let base = crate::discrete::DiagonalGaussianConfig::new(3).init(&device).unwrap();
         assert!(Flow::new(2, Vec::new(), Some(base)).is_err());
     }
 }

@@ -83,11 +83,7 @@ impl GlowConfig {
         let factor = 1usize.checked_shl(self.levels as u32).unwrap_or(0);
         for (what, size) in [("image height", self.height), ("image width", self.width)] {
             if factor == 0 || size == 0 || !size.is_multiple_of(factor) {
-                return Err(FlowError::IndivisibleSize {
-                    what: what.into(),
-                    size,
-                    factor,
-                });
+                return Err(FlowError::IndivisibleSize { what: what.into(), size, factor });
             }
         }
         let (mut c, mut h, mut w) = (self.channels, self.height, self.width);
@@ -108,12 +104,7 @@ impl GlowConfig {
                 c -= c / 2;
             }
         }
-        Ok(Glow {
-            levels,
-            channels: self.channels,
-            height: self.height,
-            width: self.width,
-        })
+        Ok(Glow { levels, channels: self.channels, height: self.height, width: self.width })
     }
 }
 
@@ -216,9 +207,7 @@ impl Glow {
         self.check(&x, "Glow input")?;
         ensure_finite(&x, "Glow input")?;
         let (latents, log_det) = self.forward(x)?;
-        Ok(latents
-            .into_iter()
-            .fold(log_det, |acc, z| acc.add(standard_normal_log_prob(z))))
+        Ok(latents.into_iter().fold(log_det, |acc, z| acc.add(standard_normal_log_prob(z))))
     }
 
     /// `−(1/N) Σ log p(x_i)`, `[1]`.
@@ -301,24 +290,15 @@ mod tests {
 
     fn flatten(latents: GlowLatents) -> Tensor<2> {
         let n = latents[0].dims()[0];
-        Tensor::cat(
-            latents
-                .into_iter()
-                .map(|z| z.reshape([n as i64, -1]))
-                .collect(),
-            1,
-        )
+        Tensor::cat(latents.into_iter().map(|z| z.reshape([n as i64, -1])).collect(), 1)
     }
 
     #[test]
     fn glow_is_exact_and_invertible() {
         let device = autodiff_device();
         let x = test_input([2, 1, 4, 4], &device).mul_scalar(0.3);
-        let glow = GlowConfig::new(1, 4, 4, 2, 2, 8)
-            .init(&device)
-            .unwrap()
-            .initialize(x.clone())
-            .unwrap();
+        let glow =
+            GlowConfig::new(1, 4, 4, 2, 2, 8).init(&device).unwrap().initialize(x.clone()).unwrap();
         assert_eq!(glow.latent_shapes(), vec![[2, 2, 2], [8, 1, 1]]);
         let (latents, log_det) = glow.forward(x.clone()).unwrap();
         let (back, inv_log_det) = glow.inverse(latents).unwrap();
@@ -326,10 +306,7 @@ mod tests {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
         let (fwd, inv) = (host(log_det), host(inv_log_det));
-        let jac = jacobians(
-            |h| flatten(glow.forward(h).unwrap().0).reshape([2, 1, 4, 4]),
-            &x,
-        );
+        let jac = jacobians(|h| flatten(glow.forward(h).unwrap().0).reshape([2, 1, 4, 4]), &x);
         for item in 0..2 {
             assert!((fwd[item] + inv[item]).abs() < 1e-4);
             let brute = log_abs_det(jac[item].clone(), 16);
@@ -344,10 +321,7 @@ mod tests {
             .with_mask(ImageMask::Checkerboard)
             .init(&device)
             .unwrap();
-        let x = test_input([2, 1, 4, 4], &device)
-            .abs()
-            .mul_scalar(100.0)
-            .floor();
+        let x = test_input([2, 1, 4, 4], &device).abs().mul_scalar(100.0).floor();
         let bpd = host(glow.bits_per_dim(x.clone(), &mut seeded_rng(9)).unwrap());
         let y = dequantize(x, &mut seeded_rng(9)).unwrap();
         let lp = host(glow.log_prob(y).unwrap());
@@ -357,10 +331,7 @@ mod tests {
         }
         let samples = glow.sample(3, &mut seeded_rng(2), &device).unwrap();
         assert_eq!(samples.dims(), [3, 1, 4, 4]);
-        assert_eq!(
-            host(samples),
-            host(glow.sample(3, &mut seeded_rng(2), &device).unwrap())
-        );
+        assert_eq!(host(samples), host(glow.sample(3, &mut seeded_rng(2), &device).unwrap()));
     }
 
     #[test]
@@ -368,11 +339,7 @@ mod tests {
         let device = test_device();
         assert!(matches!(
             GlowConfig::new(1, 6, 8, 2, 1, 4).init(&device),
-            Err(FlowError::IndivisibleSize {
-                size: 6,
-                factor: 4,
-                ..
-            })
+            Err(FlowError::IndivisibleSize { size: 6, factor: 4, .. })
         ));
         let glow = GlowConfig::new(1, 4, 4, 1, 1, 4).init(&device).unwrap();
         assert!(glow.log_prob(Tensor::zeros([1, 2, 4, 4], &device)).is_err());

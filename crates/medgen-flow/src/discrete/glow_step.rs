@@ -72,10 +72,7 @@ impl GlowStep {
     /// # Errors
     /// As [`ActNorm::initialize`].
     pub fn initialize(self, x: Tensor<4>) -> Result<Self> {
-        Ok(Self {
-            act_norm: self.act_norm.initialize(x)?,
-            ..self
-        })
+        Ok(Self { act_norm: self.act_norm.initialize(x)?, ..self })
     }
 }
 

@@ -112,16 +112,12 @@ impl InvConv1x1 {
             return Err(CoreError::shape("weight", format!("[{c}, {c}]"), &[weight.len()]).into());
         }
         if weight.iter().any(|v| !v.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: "weight".into(),
-            }
-            .into());
+            return Err(CoreError::NonFinite { what: "weight".into() }.into());
         }
         let (perm, lower, upper) = lu_decompose(weight, c)?;
         let diag: Vec<f64> = (0..c).map(|i| upper[i * c + i]).collect();
-        let strict_upper: Vec<f64> = (0..c * c)
-            .map(|k| if k % c > k / c { upper[k] } else { 0.0 })
-            .collect();
+        let strict_upper: Vec<f64> =
+            (0..c * c).map(|k| if k % c > k / c { upper[k] } else { 0.0 }).collect();
         let log_s: Vec<f32> = diag.iter().map(|s| s.abs().ln() as f32).collect();
         let sign: Vec<f32> = diag.iter().map(|s| s.signum() as f32).collect();
         Ok(Self {
@@ -144,11 +140,7 @@ impl InvConv1x1 {
         let device = self.log_s.device();
         let eye = Tensor::<2>::eye(c, &device);
         let lower = self.lower.val().tril(-1).add(eye.clone());
-        let diag = self
-            .sign
-            .clone()
-            .mul(self.log_s.val().exp())
-            .reshape([1, c]);
+        let diag = self.sign.clone().mul(self.log_s.val().exp()).reshape([1, c]);
         let upper = self.upper.val().triu(1).add(eye.mul(diag));
         self.permutation.clone().matmul(lower).matmul(upper)
     }
@@ -161,9 +153,7 @@ impl InvConv1x1 {
         order[1..].rotate_left(1);
         let mut channels_last = dims;
         channels_last[1..].rotate_left(1);
-        let rows = x
-            .permute(order)
-            .reshape([dims.iter().product::<usize>() / c, c]);
+        let rows = x.permute(order).reshape([dims.iter().product::<usize>() / c, c]);
         let mixed = rows.matmul(matrix.transpose()).reshape(channels_last);
         let mut back: [usize; D] = std::array::from_fn(|i| i);
         back[1..].rotate_right(1);
@@ -172,11 +162,7 @@ impl InvConv1x1 {
 
     fn log_det<const D: usize>(&self, dims: [usize; D]) -> Tensor<1> {
         let spatial: usize = dims[2..].iter().product();
-        self.log_s
-            .val()
-            .sum()
-            .mul_scalar(spatial as f64)
-            .expand([dims[0]])
+        self.log_s.val().sum().mul_scalar(spatial as f64).expand([dims[0]])
     }
 
     fn check<const D: usize>(&self, x: &Tensor<D>) -> Result<()> {
@@ -229,9 +215,7 @@ fn lu_decompose(a: &[f64], c: usize) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
 /// The inverse of a row-major `C × C` matrix by Gauss–Jordan elimination in f64.
 fn invert(a: &[f64], c: usize) -> Result<Vec<f64>> {
     let mut m = a.to_vec();
-    let mut inv: Vec<f64> = (0..c * c)
-        .map(|k| if k / c == k % c { 1.0 } else { 0.0 })
-        .collect();
+    let mut inv: Vec<f64> = (0..c * c).map(|k| if k / c == k % c { 1.0 } else { 0.0 }).collect();
     for col in 0..c {
         let pivot = (col..c)
             .max_by(|&i, &j| m[i * c + col].abs().total_cmp(&m[j * c + col].abs()))
@@ -275,13 +259,11 @@ impl<const D: usize> FlowLayer<D> for InvConv1x1 {
         self.check(&y)?;
         let dims = y.dims();
         let c = self.channels();
-        let weight: Vec<f64> = self
-            .weight()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| CoreError::config("1x1 convolution weight", format!("{e:?}")))?
-            .into_iter()
-            .map(f64::from)
-            .collect();
+        let weight: Vec<f64> =
+            medgen_core::read_values::<f32, 2, _>(self.weight(), "1x1 convolution weight")?
+                .into_iter()
+                .map(f64::from)
+                .collect();
         let inverse = upload(&invert(&weight, c)?, [c, c], &y.device());
         Ok((Self::mix(y, inverse), self.log_det(dims).neg()))
     }
@@ -295,10 +277,7 @@ mod tests {
     #[test]
     fn vectors_and_images_are_exact() {
         let device = autodiff_device();
-        let layer = InvConv1x1Config::new(3)
-            .with_init_std(0.5)
-            .init(&device)
-            .unwrap();
+        let layer = InvConv1x1Config::new(3).with_init_std(0.5).init(&device).unwrap();
         check_layer::<2, _>(&layer, test_input([4, 3], &device), 1e-4);
         check_layer::<4, _>(&layer, test_input([2, 3, 2, 3], &device), 1e-4);
     }

@@ -7,11 +7,7 @@ use super::layer::FlowLayer;
 
 /// Host values of a tensor as f64.
 pub(crate) fn host<const D: usize>(x: Tensor<D>) -> Vec<f64> {
-    x.try_into_vec_as::<f32>()
-        .expect("readable tensor")
-        .into_iter()
-        .map(f64::from)
-        .collect()
+    x.try_into_vec_as::<f32>().expect("readable tensor").into_iter().map(f64::from).collect()
 }
 
 /// `log |det A|` of a row-major `n × n` matrix by LU with partial pivoting.
@@ -92,9 +88,8 @@ pub(crate) fn check_layer<const D: usize, L: FlowLayer<D>>(layer: &L, x: Tensor<
 /// A deterministic, non-trivial input `[shape]` on `device` (values in about `[−2, 2]`).
 pub(crate) fn test_input<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     let count: usize = shape.iter().product();
-    let values: Vec<f32> = (0..count)
-        .map(|i| ((i as f32 * 0.7297).sin() * 1.9) + 0.05 * (i % 3) as f32)
-        .collect();
+    let values: Vec<f32> =
+        (0..count).map(|i| ((i as f32 * 0.7297).sin() * 1.9) + 0.05 * (i % 3) as f32).collect();
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 

@@ -74,10 +74,7 @@ fn mask_tensor(inputs: &[usize], outputs: &[usize], strict: bool, device: &Devic
             })
         })
         .collect();
-    Tensor::from_data(
-        TensorData::new(values, [inputs.len(), outputs.len()]),
-        device,
-    )
+    Tensor::from_data(TensorData::new(values, [inputs.len(), outputs.len()]), device)
 }
 
 impl MadeConfig {
@@ -96,12 +93,11 @@ impl MadeConfig {
         }
         if self.hidden_layers == 0 || self.outputs_per_dim == 0 {
             return Err(
-                CoreError::config("hidden_layers / outputs_per_dim", "must be positive").into(),
+                CoreError::config("hidden_layers / outputs_per_dim", "must be positive").into()
             );
         }
-        let input_degrees: Vec<usize> = (0..d)
-            .map(|i| if self.reverse_order { d - i } else { i + 1 })
-            .collect();
+        let input_degrees: Vec<usize> =
+            (0..d).map(|i| if self.reverse_order { d - i } else { i + 1 }).collect();
         let hidden_degrees: Vec<usize> = (0..self.hidden).map(|u| 1 + u % (d - 1)).collect();
         let output_degrees: Vec<usize> = input_degrees
             .iter()
@@ -120,10 +116,7 @@ impl MadeConfig {
             linear: LinearConfig::new(previous.len(), output_degrees.len()).init(device),
             mask: mask_tensor(&previous, &output_degrees, true, device),
         });
-        Ok(Made {
-            layers,
-            degrees: input_degrees,
-        })
+        Ok(Made { layers, degrees: input_degrees })
     }
 }
 

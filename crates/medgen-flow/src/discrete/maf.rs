@@ -54,10 +54,7 @@ impl MaskedAutoregressiveConfig {
             .with_outputs_per_dim(2)
             .with_reverse_order(self.reverse_order)
             .init(device)?;
-        Ok(MaskedAutoregressive {
-            made,
-            scale_clamp: self.scale_clamp,
-        })
+        Ok(MaskedAutoregressive { made, scale_clamp: self.scale_clamp })
     }
 }
 
@@ -69,12 +66,7 @@ impl MaskedAutoregressive {
         let out = self.made.forward(x).reshape([n, d, 2]);
         let mu = out.clone().narrow(2, 0, 1).reshape([n, d]);
         let c = self.scale_clamp;
-        let alpha = out
-            .narrow(2, 1, 1)
-            .reshape([n, d])
-            .div_scalar(c)
-            .tanh()
-            .mul_scalar(c);
+        let alpha = out.narrow(2, 1, 1).reshape([n, d]).div_scalar(c).tanh().mul_scalar(c);
         (mu, alpha)
     }
 }

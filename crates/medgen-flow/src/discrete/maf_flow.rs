@@ -36,21 +36,14 @@ pub struct MafConfig {
 impl MafConfig {
     /// Builds the flow; see the layer configurations for the errors.
     pub fn init(&self, device: &Device) -> Result<Flow> {
-        stacked_flow(
-            self.dim,
-            self.layers,
-            self.act_norm,
-            self.learn_base,
-            device,
-            |i, layers| {
-                let maf = MaskedAutoregressiveConfig::new(self.dim, self.hidden)
-                    .with_hidden_layers(self.hidden_layers)
-                    .with_reverse_order(i % 2 == 1)
-                    .with_scale_clamp(self.scale_clamp)
-                    .init(device)?;
-                layers.push(maf.into());
-                Ok(())
-            },
-        )
+        stacked_flow(self.dim, self.layers, self.act_norm, self.learn_base, device, |i, layers| {
+            let maf = MaskedAutoregressiveConfig::new(self.dim, self.hidden)
+                .with_hidden_layers(self.hidden_layers)
+                .with_reverse_order(i % 2 == 1)
+                .with_scale_clamp(self.scale_clamp)
+                .init(device)?;
+            layers.push(maf.into());
+            Ok(())
+        })
     }
 }

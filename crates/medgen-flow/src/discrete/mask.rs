@@ -37,7 +37,7 @@ impl VectorMask {
     pub fn build(self, dim: usize, flip: bool, device: &Device) -> Result<Tensor<2>> {
         if dim < 2 {
             return Err(
-                CoreError::config("dim", format!("a coupling needs d ≥ 2, got {dim}")).into(),
+                CoreError::config("dim", format!("a coupling needs d ≥ 2, got {dim}")).into()
             );
         }
         let values: Vec<f32> = (0..dim)
@@ -92,10 +92,7 @@ impl ImageMask {
                 }
             }
         }
-        Ok(Tensor::from_data(
-            TensorData::new(values, [1, c, h, w]),
-            device,
-        ))
+        Ok(Tensor::from_data(TensorData::new(values, [1, c, h, w]), device))
     }
 }
 
@@ -118,11 +115,7 @@ mod tests {
     #[test]
     fn image_masks_have_the_documented_pattern() {
         let device = test_device();
-        let board = host(
-            ImageMask::Checkerboard
-                .build([2, 2, 2], false, &device)
-                .unwrap(),
-        );
+        let board = host(ImageMask::Checkerboard.build([2, 2, 2], false, &device).unwrap());
         assert_eq!(board, vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
         let channel = host(ImageMask::Channel.build([2, 1, 2], true, &device).unwrap());
         assert_eq!(channel, vec![0.0, 0.0, 1.0, 1.0]);

@@ -35,28 +35,31 @@
 //!   [`LogDensity`](medgen_core::LogDensity) (exact, unconditional).
 //!
 //! # Training
-//! `log_prob` is differentiable: on an autodiff device, [`maximum_likelihood_step`] does one
-//! AdamW (or any `burn::optim`) step on `−mean log p(x)`, and `model.nll(x)` is the loss to
-//! hand to [`medgen_core::train::Trainer`].
+//! `log_prob` is differentiable: on an autodiff device `model.nll(x)` (`−mean log p(x)`) is
+//! the loss to hand to [`medgen_train::Trainer`], which adds the learning-rate schedule,
+//! clipping, EMA, checkpoints and the divergence guard every family shares.
 //!
 //! ```no_run
 //! use burn::optim::AdamWConfig;
 //! use burn::tensor::Device;
-//! use medgen_core::seeded_rng;
-//! use medgen_flow::discrete::{RealNvpConfig, SplineFlowConfig, maximum_likelihood_step};
+//! use medgen_core::{Sample, init_seeded, seeded_rng, Condition};
+//! use medgen_flow::discrete::{Flow, SplineFlowConfig};
+//! use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 //!
 //! # fn demo(data: burn::tensor::Tensor<2>) -> medgen_flow::Result<()> {
 //! let device = Device::default().autodiff();
+//! let mut rng = seeded_rng(0);
 //! // Two moons: 2D data in about [−1, 2] × [−0.5, 1].
-//! let mut flow = SplineFlowConfig::new(2, 4, 64).with_tail_bound(4.0).init(&device)?;
-//! let _real_nvp = RealNvpConfig::new(2, 8, 64).init(&device)?.initialize(data.clone())?;
-//! let mut optimizer = AdamWConfig::new().init();
-//! for _ in 0..1000 {
-//!     let (next, _nll) = maximum_likelihood_step(flow, &mut optimizer, 1e-3, data.clone())?;
-//!     flow = next;
-//! }
-//! let held_out_nll = flow.nll(data)?;                     // nats per sample, [1]
-//! let samples = flow.sample(512, &mut seeded_rng(0), &device)?; // [512, 2]
+//! let flow = init_seeded(&device, &mut rng, |d| {
+//!     SplineFlowConfig::new(2, 4, 64).with_tail_bound(4.0).init(d)
+//! })?;
+//! let config = TrainerConfig::new(WarmupCosineConfig::new(1e-3, 1000));
+//! let mut trainer = Trainer::new(&config, flow, AdamWConfig::new().init(), rng, &())?;
+//! trainer.fit(|flow: &Flow, _step, _rng| flow.nll(data.clone()))?;
+//! let flow = trainer.into_model();
+//! let held_out_nll = flow.nll(data)?; // nats per sample, [1]
+//! let drawn = Sample::sample(&flow, 512, &Condition::none(), &mut seeded_rng(1), &device)?;
+//! assert_eq!(drawn.samples.dims(), [512, 2]);
 //! # Ok(()) }
 //! ```
 
@@ -82,6 +85,7 @@ mod spline_coupling;
 mod spline_flow;
 mod squeeze;
 mod stacked_flow;
+#[cfg(test)]
 mod training;
 mod vector_layer;
 
@@ -103,11 +107,10 @@ pub use made::{Made, MadeConfig, MaskedLinear};
 pub use maf::{MaskedAutoregressive, MaskedAutoregressiveConfig};
 pub use maf_flow::MafConfig;
 pub use mask::{ImageMask, VectorMask};
-pub use medgen_core::nn::{Mlp, MlpConfig};
+pub use medgen_nn::{Mlp, MlpConfig};
 pub use real_nvp::RealNvpConfig;
 pub use spline::{RqSpline, RqSplineParams};
 pub use spline_coupling::{SplineCoupling, SplineCouplingConfig};
 pub use spline_flow::SplineFlowConfig;
 pub use squeeze::{Squeeze, merge_channels, split_channels};
-pub use training::{ExactLogProb, maximum_likelihood_step};
 pub use vector_layer::VectorLayer;

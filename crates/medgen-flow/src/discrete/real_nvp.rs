@@ -48,22 +48,15 @@ pub struct RealNvpConfig {
 impl RealNvpConfig {
     /// Builds the flow; see the layer configurations for the errors.
     pub fn init(&self, device: &Device) -> Result<Flow> {
-        stacked_flow(
-            self.dim,
-            self.layers,
-            self.act_norm,
-            self.learn_base,
-            device,
-            |i, layers| {
-                let coupling = AffineCouplingConfig::new(self.dim, self.hidden)
-                    .with_hidden_layers(self.hidden_layers)
-                    .with_mask(self.mask)
-                    .with_flip(i % 2 == 1)
-                    .with_scale_clamp(self.scale_clamp)
-                    .init(device)?;
-                layers.push(coupling.into());
-                Ok(())
-            },
-        )
+        stacked_flow(self.dim, self.layers, self.act_norm, self.learn_base, device, |i, layers| {
+            let coupling = AffineCouplingConfig::new(self.dim, self.hidden)
+                .with_hidden_layers(self.hidden_layers)
+                .with_mask(self.mask)
+                .with_flip(i % 2 == 1)
+                .with_scale_clamp(self.scale_clamp)
+                .init(device)?;
+            layers.push(coupling.into());
+            Ok(())
+        })
     }
 }

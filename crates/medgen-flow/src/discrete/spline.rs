@@ -51,20 +51,10 @@ pub struct RqSplineParams {
 fn knots(raw: Tensor<2>, min: f64, bound: f64) -> Tensor<2> {
     let [m, k] = raw.dims();
     let device = raw.device();
-    let sizes = softmax(raw, 1)
-        .mul_scalar(1.0 - k as f64 * min)
-        .add_scalar(min);
-    let inner = sizes
-        .narrow(1, 0, k - 1)
-        .cumsum(1)
-        .mul_scalar(2.0 * bound)
-        .sub_scalar(bound);
+    let sizes = softmax(raw, 1).mul_scalar(1.0 - k as f64 * min).add_scalar(min);
+    let inner = sizes.narrow(1, 0, k - 1).cumsum(1).mul_scalar(2.0 * bound).sub_scalar(bound);
     Tensor::cat(
-        vec![
-            Tensor::full([m, 1], -bound, &device),
-            inner,
-            Tensor::full([m, 1], bound, &device),
-        ],
+        vec![Tensor::full([m, 1], -bound, &device), inner, Tensor::full([m, 1], bound, &device)],
         1,
     )
 }
@@ -77,16 +67,12 @@ impl RqSpline {
             return bad("bins", format!("must be at least 2, got {}", self.bins));
         }
         if !(self.tail_bound.is_finite() && self.tail_bound > 0.0) {
-            return bad(
-                "tail_bound",
-                format!("must be positive, got {}", self.tail_bound),
-            );
+            return bad("tail_bound", format!("must be positive, got {}", self.tail_bound));
         }
         let k = self.bins as f64;
-        for (name, value) in [
-            ("min_bin_width", self.min_bin_width),
-            ("min_bin_height", self.min_bin_height),
-        ] {
+        for (name, value) in
+            [("min_bin_width", self.min_bin_width), ("min_bin_height", self.min_bin_height)]
+        {
             if !(value.is_finite() && value >= 0.0 && value * k < 1.0) {
                 return bad(name, format!("must lie in [0, 1/K), got {value}"));
             }
@@ -147,25 +133,14 @@ impl RqSpline {
         let ones = Tensor::<2>::ones([m, 1], &device);
         let derivs = Tensor::cat(vec![ones.clone(), inner, ones], 1);
 
-        let inside = x
-            .clone()
-            .greater_equal_elem(-bound)
-            .bool_and(x.clone().lower_equal_elem(bound));
+        let inside =
+            x.clone().greater_equal_elem(-bound).bool_and(x.clone().lower_equal_elem(bound));
         let v = x.clone().clamp(-bound, bound);
         // One-hot bin of v among the knots of the searched axis.
         let searched = if inverse { &knots_y } else { &knots_x };
-        let ge = v
-            .clone()
-            .expand([m, k])
-            .greater_equal(searched.clone().narrow(1, 0, k))
-            .float();
-        let ge_next = Tensor::cat(
-            vec![
-                ge.clone().narrow(1, 1, k - 1),
-                Tensor::zeros([m, 1], &device),
-            ],
-            1,
-        );
+        let ge = v.clone().expand([m, k]).greater_equal(searched.clone().narrow(1, 0, k)).float();
+        let ge_next =
+            Tensor::cat(vec![ge.clone().narrow(1, 1, k - 1), Tensor::zeros([m, 1], &device)], 1);
         let onehot = ge.sub(ge_next);
         let pick = |t: Tensor<2>| onehot.clone().mul(t).sum_dim(1);
         let diff = |t: &Tensor<2>| t.clone().narrow(1, 1, k).sub(t.clone().narrow(1, 0, k));
@@ -180,20 +155,11 @@ impl RqSpline {
 
         let xi = if inverse {
             let dy = v.sub(yk.clone());
-            let a = dy
-                .clone()
-                .mul(curvature.clone())
-                .add(hk.clone().mul(sk.clone().sub(dk.clone())));
-            let b = hk
-                .clone()
-                .mul(dk.clone())
-                .sub(dy.clone().mul(curvature.clone()));
+            let a =
+                dy.clone().mul(curvature.clone()).add(hk.clone().mul(sk.clone().sub(dk.clone())));
+            let b = hk.clone().mul(dk.clone()).sub(dy.clone().mul(curvature.clone()));
             let c = sk.clone().mul(dy).neg();
-            let disc = b
-                .clone()
-                .square()
-                .sub(a.mul(c.clone()).mul_scalar(4.0))
-                .clamp_min(0.0);
+            let disc = b.clone().square().sub(a.mul(c.clone()).mul_scalar(4.0)).clamp_min(0.0);
             c.mul_scalar(2.0).div(b.neg().sub(disc.sqrt()))
         } else {
             v.sub(xk.clone()).div(wk.clone())
@@ -231,20 +197,14 @@ mod tests {
     fn derivative_and_inverse_match_autodiff_with_uneven_bins() {
         let device = autodiff_device();
         device.seed(11);
-        let spline = RqSpline {
-            bins: 6,
-            tail_bound: 2.0,
-            ..RqSpline::default()
-        };
+        let spline = RqSpline { bins: 6, tail_bound: 2.0, ..RqSpline::default() };
         let m = 64;
         let raw = Tensor::<2>::random(
             [m, spline.params_per_dim()],
             Distribution::Normal(0.0, 1.0),
             &device,
         );
-        let values: Vec<f32> = (0..m)
-            .map(|i| -2.6 + 5.2 * i as f32 / (m - 1) as f32)
-            .collect();
+        let values: Vec<f32> = (0..m).map(|i| -2.6 + 5.2 * i as f32 / (m - 1) as f32).collect();
         let x = Tensor::<2>::from_data(TensorData::new(values, [m, 1]), &device).require_grad();
         let (y, log_det) = spline.apply(x.clone(), spline.split(raw.clone()), false);
         let grads = y.clone().sum().backward();

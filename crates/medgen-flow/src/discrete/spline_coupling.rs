@@ -8,7 +8,7 @@ use super::layer::{FlowLayer, ensure_event_shape, sum_per_item};
 use super::mask::VectorMask;
 use super::spline::RqSpline;
 use crate::error::Result;
-use medgen_core::nn::{Mlp, MlpConfig};
+use medgen_nn::{Mlp, MlpConfig};
 
 /// Configuration of a [`SplineCoupling`] on `[N, d]` vectors.
 #[derive(Config, Debug)]
@@ -123,10 +123,8 @@ impl SplineCoupling {
         let n = x.dims()[0];
         let spline = self.spline();
         let mask = self.mask.clone();
-        let raw = self
-            .net
-            .forward(x.clone().mul(mask.clone()))
-            .reshape([n * d, spline.params_per_dim()]);
+        let raw =
+            self.net.forward(x.clone().mul(mask.clone())).reshape([n * d, spline.params_per_dim()]);
         let (y, log_det) = spline.apply(x.clone().reshape([n * d, 1]), spline.split(raw), inverse);
         let free = mask.clone().neg().add_scalar(1.0);
         let y = y.reshape([n, d]).mul(free.clone()).add(x.mul(mask));

@@ -64,29 +64,22 @@ pub struct SplineFlowConfig {
 impl SplineFlowConfig {
     /// Builds the flow; see the layer configurations for the errors.
     pub fn init(&self, device: &Device) -> Result<Flow> {
-        stacked_flow(
-            self.dim,
-            self.layers,
-            self.act_norm,
-            self.learn_base,
-            device,
-            |i, layers| {
-                if self.lu_linear {
-                    layers.push(InvConv1x1Config::new(self.dim).init(device)?.into());
-                }
-                let coupling = SplineCouplingConfig::new(self.dim, self.hidden)
-                    .with_hidden_layers(self.hidden_layers)
-                    .with_mask(self.mask)
-                    .with_flip(i % 2 == 1)
-                    .with_bins(self.bins)
-                    .with_tail_bound(self.tail_bound)
-                    .with_min_bin_width(self.min_bin_width)
-                    .with_min_bin_height(self.min_bin_height)
-                    .with_min_derivative(self.min_derivative)
-                    .init(device)?;
-                layers.push(coupling.into());
-                Ok(())
-            },
-        )
+        stacked_flow(self.dim, self.layers, self.act_norm, self.learn_base, device, |i, layers| {
+            if self.lu_linear {
+                layers.push(InvConv1x1Config::new(self.dim).init(device)?.into());
+            }
+            let coupling = SplineCouplingConfig::new(self.dim, self.hidden)
+                .with_hidden_layers(self.hidden_layers)
+                .with_mask(self.mask)
+                .with_flip(i % 2 == 1)
+                .with_bins(self.bins)
+                .with_tail_bound(self.tail_bound)
+                .with_min_bin_width(self.min_bin_width)
+                .with_min_bin_height(self.min_bin_height)
+                .with_min_derivative(self.min_derivative)
+                .init(device)?;
+            layers.push(coupling.into());
+            Ok(())
+        })
     }
 }

@@ -22,11 +22,7 @@ impl Squeeze {
         medgen_core::check::ensure_non_empty(&[n, c, h, w], "squeeze input")?;
         for (what, size) in [("squeeze input height", h), ("squeeze input width", w)] {
             if !size.is_multiple_of(2) {
-                return Err(FlowError::IndivisibleSize {
-                    what: what.into(),
-                    size,
-                    factor: 2,
-                });
+                return Err(FlowError::IndivisibleSize { what: what.into(), size, factor: 2 });
             }
         }
         Ok(())
@@ -52,10 +48,12 @@ impl FlowLayer<4> for Squeeze {
         Self::check(&x)?;
         let [n, c, h, w] = x.dims();
         let device = x.device();
-        let y = x
-            .reshape([n, c, h / 2, 2, w / 2, 2])
-            .permute([0, 1, 3, 5, 2, 4])
-            .reshape([n, 4 * c, h / 2, w / 2]);
+        let y = x.reshape([n, c, h / 2, 2, w / 2, 2]).permute([0, 1, 3, 5, 2, 4]).reshape([
+            n,
+            4 * c,
+            h / 2,
+            w / 2,
+        ]);
         Ok((y, Tensor::zeros([n], &device)))
     }
 
@@ -63,10 +61,12 @@ impl FlowLayer<4> for Squeeze {
         Self::check_inverse(&y)?;
         let [n, c4, h, w] = y.dims();
         let device = y.device();
-        let x = y
-            .reshape([n, c4 / 4, 2, 2, h, w])
-            .permute([0, 1, 4, 2, 5, 3])
-            .reshape([n, c4 / 4, 2 * h, 2 * w]);
+        let x = y.reshape([n, c4 / 4, 2, 2, h, w]).permute([0, 1, 4, 2, 5, 3]).reshape([
+            n,
+            c4 / 4,
+            2 * h,
+            2 * w,
+        ]);
         Ok((x, Tensor::zeros([n], &device)))
     }
 }
@@ -128,11 +128,7 @@ mod tests {
             Squeeze.forward(Tensor::zeros([1, 1, 3, 4], &device)),
             Err(FlowError::IndivisibleSize { size: 3, .. })
         ));
-        assert!(
-            Squeeze
-                .inverse(Tensor::zeros([1, 3, 2, 2], &device))
-                .is_err()
-        );
+        assert!(Squeeze.inverse(Tensor::zeros([1, 3, 2, 2], &device)).is_err());
         assert!(split_channels(Tensor::zeros([1, 1, 2, 2], &device)).is_err());
         let (kept, out) = split_channels(Tensor::zeros([1, 5, 2, 2], &device)).unwrap();
         assert_eq!((kept.dims()[1], out.dims()[1]), (3, 2));

@@ -86,11 +86,7 @@ pub fn linear_sum_assignment(cost: &CostMatrix) -> Result<Vec<usize>> {
 
 /// The total cost `Σᵢ C_{i, assignment[i]}` of an assignment.
 pub fn assignment_cost(cost: &CostMatrix, assignment: &[usize]) -> f64 {
-    assignment
-        .iter()
-        .enumerate()
-        .map(|(i, &j)| cost.get(i, j))
-        .sum()
+    assignment.iter().enumerate().map(|(i, &j)| cost.get(i, j)).sum()
 }
 
 #[cfg(test)]
@@ -121,9 +117,7 @@ mod tests {
 
     fn random_cost(rows: usize, cols: usize, seed: u64) -> CostMatrix {
         let mut rng = seeded_rng(seed);
-        let values = (0..rows * cols)
-            .map(|_| rng.random_range(-3.0..10.0))
-            .collect();
+        let values = (0..rows * cols).map(|_| rng.random_range(-3.0..10.0)).collect();
         CostMatrix::new(rows, cols, values).unwrap()
     }
 

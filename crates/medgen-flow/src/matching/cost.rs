@@ -31,10 +31,7 @@ impl CostMatrix {
             .into());
         }
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: "cost matrix".into(),
-            }
-            .into());
+            return Err(CoreError::NonFinite { what: "cost matrix".into() }.into());
         }
         Ok(Self { rows, cols, values })
     }
@@ -69,10 +66,7 @@ impl CostMatrix {
         for row in a.chunks_exact(width) {
             for col in b.chunks_exact(width) {
                 values.push(
-                    row.iter()
-                        .zip(col)
-                        .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
-                        .sum(),
+                    row.iter().zip(col).map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2)).sum(),
                 );
             }
         }
@@ -101,22 +95,13 @@ impl CostMatrix {
 
     /// The largest entry (≥ 0 for distances).
     pub fn max(&self) -> f64 {
-        self.values
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max)
+        self.values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     }
 }
 
 /// Reads `tensor` to the host as `f32`, failing on NaN/Inf.
 fn host_values<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<Vec<f32>> {
-    let values = tensor
-        .clone()
-        .try_into_vec_as::<f32>()
-        .map_err(|err| CoreError::Device {
-            name: what.into(),
-            reason: err.to_string(),
-        })?;
+    let values = medgen_core::read_values::<f32, D, _>(tensor.clone(), what)?;
     medgen_core::check::ensure_finite_values(&values, what)?;
     Ok(values)
 }

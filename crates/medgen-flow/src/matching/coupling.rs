@@ -92,10 +92,9 @@ impl Coupling {
         medgen_core::check::ensure_shape(&x1.dims(), &dims, "target batch x1")?;
         let n = dims[0];
         match self {
-            Self::Independent => Ok(CoupledIndices {
-                source: (0..n).collect(),
-                target: (0..n).collect(),
-            }),
+            Self::Independent => {
+                Ok(CoupledIndices { source: (0..n).collect(), target: (0..n).collect() })
+            }
             Self::ExactOptimalTransport => {
                 let cost = CostMatrix::squared_euclidean(x0, x1)?;
                 Ok(CoupledIndices {
@@ -164,13 +163,10 @@ mod tests {
         let mut rng = seeded_rng(5);
         for n in [1, 2, 4, 6] {
             let x0 = gaussian_noise([n, 1, 2, 2], &mut rng, &device).unwrap();
-            let x1 = gaussian_noise([n, 1, 2, 2], &mut rng, &device)
-                .unwrap()
-                .add_scalar(1.0);
+            let x1 = gaussian_noise([n, 1, 2, 2], &mut rng, &device).unwrap().add_scalar(1.0);
             let cost = CostMatrix::squared_euclidean(&x0, &x1).unwrap();
-            let (px0, px1, pairs) = Coupling::ExactOptimalTransport
-                .couple(x0.clone(), x1, &mut rng)
-                .unwrap();
+            let (px0, px1, pairs) =
+                Coupling::ExactOptimalTransport.couple(x0.clone(), x1, &mut rng).unwrap();
             let mut best = f64::INFINITY;
             brute_force(&cost, &mut Vec::new(), &mut best);
             let got = assignment_cost(&cost, &pairs.target);
@@ -187,9 +183,7 @@ mod tests {
         let mut rng = seeded_rng(9);
         let x0 = gaussian_noise([5, 3], &mut rng, &device).unwrap();
         let x1 = gaussian_noise([5, 3], &mut rng, &device).unwrap();
-        let exact = Coupling::ExactOptimalTransport
-            .pair_indices(&x0, &x1, &mut rng)
-            .unwrap();
+        let exact = Coupling::ExactOptimalTransport.pair_indices(&x0, &x1, &mut rng).unwrap();
         let sinkhorn = Coupling::Sinkhorn(SinkhornConfig::new(1e-3).with_max_iterations(20_000))
             .pair_indices(&x0, &x1, &mut rng)
             .unwrap();
@@ -204,20 +198,14 @@ mod tests {
         let device = test_device();
         let mut rng = seeded_rng(0);
         let x = Tensor::<2>::zeros([3, 2], &device);
-        let pairs = Coupling::Independent
-            .pair_indices(&x, &x, &mut rng)
-            .unwrap();
+        let pairs = Coupling::Independent.pair_indices(&x, &x, &mut rng).unwrap();
         assert!(pairs.is_identity());
         let other = Tensor::<2>::zeros([4, 2], &device);
         for coupling in [Coupling::Independent, Coupling::ExactOptimalTransport] {
             assert!(coupling.pair_indices(&x, &other, &mut rng).is_err());
         }
         let nan = Tensor::<2>::from_floats([[f32::NAN, 0.0], [0.0, 0.0], [0.0, 0.0]], &device);
-        assert!(
-            Coupling::ExactOptimalTransport
-                .pair_indices(&x, &nan, &mut rng)
-                .is_err()
-        );
+        assert!(Coupling::ExactOptimalTransport.pair_indices(&x, &nan, &mut rng).is_err());
         let bad = Coupling::Sinkhorn(SinkhornConfig::new(-1.0));
         assert!(bad.pair_indices(&x, &x, &mut rng).is_err());
     }

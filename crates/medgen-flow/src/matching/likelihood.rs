@@ -68,10 +68,7 @@ mod tests {
         let a = 0.7f64;
         let field = move |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok(x.mul_scalar(a));
         let device = test_device();
-        let xs = [
-            [[[0.5f32, -1.0], [2.0, 0.25]]],
-            [[[0.0, 1.5], [-0.5, -2.0]]],
-        ];
+        let xs = [[[[0.5f32, -1.0], [2.0, 0.25]]], [[[0.0, 1.5], [-0.5, -2.0]]]];
         let x = Tensor::<4>::from_floats(xs, &device);
         let config = ContinuousFlowConfig::new()
             .with_solver(OdeSolver::Rk4 { steps: 8 })
@@ -82,18 +79,11 @@ mod tests {
         let got = density.log_prob.try_into_vec_as::<f32>().unwrap();
         let d = 4.0;
         for (item, value) in xs.iter().zip(got) {
-            let norm: f64 = item[0]
-                .iter()
-                .flatten()
-                .map(|v| f64::from(*v).powi(2))
-                .sum();
+            let norm: f64 = item[0].iter().flatten().map(|v| f64::from(*v).powi(2)).sum();
             let expected = -0.5 * (-2.0 * a).exp() * norm
                 - d * a
                 - 0.5 * d * (2.0 * std::f64::consts::PI).ln();
-            assert!(
-                (f64::from(value) - expected).abs() < 1e-3,
-                "{value} vs {expected}"
-            );
+            assert!((f64::from(value) - expected).abs() < 1e-3, "{value} vs {expected}");
         }
     }
 

@@ -3,8 +3,8 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 use medgen_core::noise::gaussian_like;
-use medgen_core::train::TrainingObjective;
 use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
+use medgen_train::TrainingObjective;
 use rand::{Rng, RngExt};
 
 use super::coupling::Coupling;
@@ -89,9 +89,7 @@ impl FlowMatchingLossConfig {
     /// Validates the settings and builds the loss.
     pub fn init(&self) -> Result<FlowMatchingLoss> {
         self.validate()?;
-        Ok(FlowMatchingLoss {
-            config: self.clone(),
-        })
+        Ok(FlowMatchingLoss { config: self.clone() })
     }
 }
 
@@ -201,11 +199,8 @@ impl FlowMatchingLoss {
             condition.select(pairs.target_tensor(&device))
         };
         let times = self.sample_times(batch, rng);
-        let noise = if self.config.path.uses_noise() {
-            Some(gaussian_like(&x1, rng)?)
-        } else {
-            None
-        };
+        let noise =
+            if self.config.path.uses_noise() { Some(gaussian_like(&x1, rng)?) } else { None };
         let p = self.config.condition_drop_prob;
         let condition = if p > 0.0 && condition.has_droppable_part() {
             condition.drop_randomly(batch, p, rng, &device)?
@@ -267,18 +262,9 @@ mod tests {
         let x0 = Tensor::<2>::from_floats([[0.5, -1.0]], &device);
         let x1 = Tensor::<2>::from_floats([[2.0, 3.0]], &device);
         let cases = [
-            (
-                FlowMatchingLossConfig::conditional(0.0),
-                x1.clone().sub(x0.clone()),
-            ),
-            (
-                FlowMatchingLossConfig::exact_optimal_transport(0.0),
-                x1.clone().sub(x0.clone()),
-            ),
-            (
-                FlowMatchingLossConfig::target(0.1),
-                x1.clone().sub(x0.clone().mul_scalar(0.9)),
-            ),
+            (FlowMatchingLossConfig::conditional(0.0), x1.clone().sub(x0.clone())),
+            (FlowMatchingLossConfig::exact_optimal_transport(0.0), x1.clone().sub(x0.clone())),
+            (FlowMatchingLossConfig::target(0.1), x1.clone().sub(x0.clone().mul_scalar(0.9))),
         ];
         for (config, velocity) in cases {
             let oracle = |_x: Tensor<2>, _t: Tensor<1>, _c: &Condition<2>| Ok(velocity.clone());
@@ -330,9 +316,7 @@ mod tests {
         // condition is exact only if the condition is permuted with x₁.
         let device = test_device();
         let mut rng = seeded_rng(3);
-        let x1 = gaussian_noise([6, 1, 2, 2], &mut rng, &device)
-            .unwrap()
-            .mul_scalar(3.0);
+        let x1 = gaussian_noise([6, 1, 2, 2], &mut rng, &device).unwrap().mul_scalar(3.0);
         let x0 = gaussian_noise([6, 1, 2, 2], &mut rng, &device).unwrap();
         let condition = Condition::none().with_image(x1.clone());
         let oracle: Net<4> = |x, t, c| {
@@ -340,13 +324,9 @@ mod tests {
             let denominator = t.neg().add_scalar(1.0).reshape([-1, 1, 1, 1]);
             Ok(image.sub(x).div(denominator))
         };
-        let loss = FlowMatchingLossConfig::exact_optimal_transport(0.0)
-            .init()
-            .unwrap();
-        let value: f32 = loss
-            .training_loss_pairs(&oracle, x0, x1, &condition, &mut rng)
-            .unwrap()
-            .into_scalar();
+        let loss = FlowMatchingLossConfig::exact_optimal_transport(0.0).init().unwrap();
+        let value: f32 =
+            loss.training_loss_pairs(&oracle, x0, x1, &condition, &mut rng).unwrap().into_scalar();
         assert!(value < 1e-6, "loss {value}");
     }
 
@@ -366,8 +346,7 @@ mod tests {
                 .with_condition_drop_prob(p)
                 .init()
                 .unwrap();
-            loss.training_loss(&network, x1.clone(), &condition, &mut seeded_rng(0))
-                .unwrap();
+            loss.training_loss(&network, x1.clone(), &condition, &mut seeded_rng(0)).unwrap();
             assert_eq!(kept.get(), expected, "p = {p}");
         }
     }
@@ -410,17 +389,8 @@ mod tests {
             CoreError::ShapeMismatch { .. }
         ));
         assert!(FlowMatchingLossConfig::conditional(-1.0).init().is_err());
-        assert!(
-            FlowMatchingLossConfig::schrodinger_bridge(0.0)
-                .init()
-                .is_err()
-        );
-        assert!(
-            FlowMatchingLossConfig::new()
-                .with_condition_drop_prob(1.5)
-                .init()
-                .is_err()
-        );
+        assert!(FlowMatchingLossConfig::schrodinger_bridge(0.0).init().is_err());
+        assert!(FlowMatchingLossConfig::new().with_condition_drop_prob(1.5).init().is_err());
     }
 
     #[test]

@@ -8,11 +8,13 @@
 //! - [`Coupling`]: independent, exact minibatch optimal transport ([`linear_sum_assignment`])
 //!   and entropic optimal transport ([`SinkhornConfig`], [`TransportPlan`]).
 //! - [`FlowMatchingLossConfig`] / [`FlowMatchingLoss`]: `½‖v_θ(x_t, t, c) − u_t‖²`, with
-//!   condition dropout for classifier-free guidance and a [`Trainer`](medgen_core::train::Trainer)
+//!   condition dropout for classifier-free guidance and a [`Trainer`](medgen_train::Trainer)
 //!   step.
 //! - [`sample_flow`] / [`integrate_flow`]: sampling with any medgen-core ODE solver, reporting
 //!   the NFE; [`ClassifierFreeGuidance`] guides any network
 //!   (`v = v_∅ + w (v_c − v_∅)`).
+//! - [`FlowMatchingModel`]: network + solver + guidance + sample shape, medgen-core's
+//!   [`Sample`](medgen_core::Sample).
 //! - [`flow_log_likelihood`]: the exact (or Hutchinson) log-likelihood of a trained model by
 //!   the instantaneous change of variables, through [`crate::continuous`].
 //!
@@ -37,10 +39,10 @@
 mod assignment;
 mod cost;
 mod coupling;
-mod guidance;
 mod item_scale;
 mod likelihood;
 mod loss;
+mod model;
 mod path;
 mod sampling;
 mod sinkhorn;
@@ -49,9 +51,10 @@ mod transport_plan;
 pub use assignment::{assignment_cost, linear_sum_assignment};
 pub use cost::CostMatrix;
 pub use coupling::{CoupledIndices, Coupling};
-pub use guidance::{ClassifierFreeGuidance, guided_velocity};
 pub use likelihood::flow_log_likelihood;
 pub use loss::{FlowMatchingLoss, FlowMatchingLossConfig};
+pub use medgen_core::guidance::{ClassifierFreeGuidance, GuidanceConfig};
+pub use model::FlowMatchingModel;
 pub use path::{PathCoefficients, PathSample, ProbabilityPath};
 pub use sampling::{FlowSample, integrate_flow, sample_flow, velocity_ode};
 pub use sinkhorn::SinkhornConfig;

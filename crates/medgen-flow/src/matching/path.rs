@@ -138,14 +138,9 @@ impl ProbabilityPath {
     /// The coefficients of the affine form (see the [type documentation](Self)) at time `t`.
     pub fn coefficients(&self, t: f64) -> PathCoefficients {
         match *self {
-            Self::Linear { sigma } => PathCoefficients {
-                a: 1.0 - t,
-                b: t,
-                s: sigma,
-                da: -1.0,
-                db: 1.0,
-                ds: 0.0,
-            },
+            Self::Linear { sigma } => {
+                PathCoefficients { a: 1.0 - t, b: t, s: sigma, da: -1.0, db: 1.0, ds: 0.0 }
+            }
             Self::Target { sigma_min } => PathCoefficients {
                 a: 1.0 - (1.0 - sigma_min) * t,
                 b: t,
@@ -229,9 +224,8 @@ impl ProbabilityPath {
             None => None,
         };
         let coefficients = self.coefficients_of(times);
-        let x_t = combine(&coefficients, x0.clone(), x1.clone(), noise.clone(), |c| {
-            (c.a, c.b, c.s)
-        });
+        let x_t =
+            combine(&coefficients, x0.clone(), x1.clone(), noise.clone(), |c| (c.a, c.b, c.s));
         let u_t = combine(&coefficients, x0, x1, noise, |c| (c.da, c.db, c.ds));
         Ok(PathSample { x_t, u_t })
     }
@@ -287,9 +281,8 @@ fn combine<const D: usize>(
             })
             .collect()
     };
-    let mut out = x0
-        .mul(item_scale(&column(0), &device))
-        .add(x1.mul(item_scale(&column(1), &device)));
+    let mut out =
+        x0.mul(item_scale(&column(0), &device)).add(x1.mul(item_scale(&column(1), &device)));
     if let Some(noise) = noise {
         out = out.add(noise.mul(item_scale(&column(2), &device)));
     }
@@ -324,27 +317,18 @@ mod tests {
         let x0 = gaussian_noise(shape, &mut rng, &device).unwrap();
         let x1 = gaussian_noise(shape, &mut rng, &device).unwrap();
         let noise = gaussian_noise(shape, &mut rng, &device).unwrap();
-        let times: Vec<f64> = [0.2, 0.5, 0.7, 0.9]
-            .into_iter()
-            .cycle()
-            .take(shape[0])
-            .collect();
+        let times: Vec<f64> = [0.2, 0.5, 0.7, 0.9].into_iter().cycle().take(shape[0]).collect();
         let h = 1e-2;
         let shifted = |dt: f64| times.iter().map(|t| t + dt).collect::<Vec<_>>();
         for path in all_paths() {
-            let at = |ts: &[f64]| {
-                path.sample(x0.clone(), x1.clone(), Some(noise.clone()), ts)
-                    .unwrap()
-            };
+            let at =
+                |ts: &[f64]| path.sample(x0.clone(), x1.clone(), Some(noise.clone()), ts).unwrap();
             let u = values(at(&times).u_t);
             let ahead = values(at(&shifted(h)).x_t);
             let behind = values(at(&shifted(-h)).x_t);
             for ((u, a), b) in u.iter().zip(&ahead).zip(&behind) {
                 let fd = (a - b) / (2.0 * h as f32);
-                assert!(
-                    (u - fd).abs() < 3e-3 * (1.0 + u.abs()),
-                    "{path:?}: u_t {u} vs {fd}"
-                );
+                assert!((u - fd).abs() < 3e-3 * (1.0 + u.abs()), "{path:?}: u_t {u} vs {fd}");
             }
         }
     }
@@ -389,25 +373,15 @@ mod tests {
         let got = mean(target);
         assert!((got[0] as f64 - (t * 3.0 + sigma_t)).abs() < 1e-6);
         let vp = mean(ProbabilityPath::VariancePreserving { sigma: 0.0 });
-        let (s, c) = (
-            std::f64::consts::FRAC_PI_8.sin(),
-            std::f64::consts::FRAC_PI_8.cos(),
-        );
+        let (s, c) = (std::f64::consts::FRAC_PI_8.sin(), std::f64::consts::FRAC_PI_8.cos());
         assert!((vp[0] as f64 - (c + 3.0 * s)).abs() < 1e-6);
         let bridge = ProbabilityPath::SchrodingerBridge { sigma: 2.0 };
         assert!((bridge.std(t) - 2.0 * (t * (1.0 - t)).sqrt()).abs() < 1e-12);
         assert_eq!(ProbabilityPath::Linear { sigma: 0.3 }.std(0.9), 0.3);
         // Target path at t = 1 leaves σ_min x₀; the bridge at t ∈ {0, 1} stays finite.
-        let end = values(
-            target
-                .sample(x0.clone(), x1.clone(), None, &[1.0])
-                .unwrap()
-                .x_t,
-        );
+        let end = values(target.sample(x0.clone(), x1.clone(), None, &[1.0]).unwrap().x_t);
         assert!((end[0] - 3.1).abs() < 1e-6 && (end[1] - 3.8).abs() < 1e-6);
-        let edge = bridge
-            .sample(x0.clone(), x1.clone(), Some(x0.clone()), &[0.0])
-            .unwrap();
+        let edge = bridge.sample(x0.clone(), x1.clone(), Some(x0.clone()), &[0.0]).unwrap();
         assert!(values(edge.u_t).iter().all(|v| v.is_finite()));
     }
 
@@ -427,19 +401,9 @@ mod tests {
             ProbabilityPath::SchrodingerBridge { sigma: 0.0 },
         ] {
             assert!(bad.validate().is_err());
-            assert!(config_error(bad.sample(
-                x.clone(),
-                x.clone(),
-                Some(x.clone()),
-                &[0.5, 0.5]
-            )));
+            assert!(config_error(bad.sample(x.clone(), x.clone(), Some(x.clone()), &[0.5, 0.5])));
         }
-        assert!(config_error(linear.sample(
-            x.clone(),
-            x.clone(),
-            None,
-            &[0.5, 1.5]
-        )));
+        assert!(config_error(linear.sample(x.clone(), x.clone(), None, &[0.5, 1.5])));
         assert!(config_error(ProbabilityPath::Linear { sigma: 0.1 }.sample(
             x.clone(),
             x.clone(),

@@ -174,14 +174,8 @@ mod tests {
         assert!(integrate_flow(&identity, x.clone(), &labels, &euler, (0.0, 1.0)).is_err());
         let zero_steps = OdeSolver::Euler { steps: 0 };
         assert!(
-            integrate_flow(
-                &identity,
-                x.clone(),
-                &Condition::none(),
-                &zero_steps,
-                (0.0, 1.0)
-            )
-            .is_err()
+            integrate_flow(&identity, x.clone(), &Condition::none(), &zero_steps, (0.0, 1.0))
+                .is_err()
         );
         let nan = Tensor::<2>::from_floats([[f32::NAN, 0.0]], &device);
         assert!(integrate_flow(&identity, nan, &Condition::none(), &euler, (0.0, 1.0)).is_err());

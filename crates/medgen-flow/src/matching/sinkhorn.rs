@@ -88,9 +88,8 @@ impl SinkhornConfig {
             }
             let error: f64 = (0..n)
                 .map(|i| {
-                    let row: f64 = (0..m)
-                        .map(|j| ((f[i] + g[j] - cost.get(i, j)) / eps).exp())
-                        .sum();
+                    let row: f64 =
+                        (0..m).map(|j| ((f[i] + g[j] - cost.get(i, j)) / eps).exp()).sum();
                     (row - log_a.exp()).abs()
                 })
                 .sum();
@@ -132,10 +131,7 @@ mod tests {
         let (a, b) = points.split_at(n);
         let values = a
             .iter()
-            .flat_map(|p| {
-                b.iter()
-                    .map(move |q| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2))
-            })
+            .flat_map(|p| b.iter().map(move |q| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)))
             .collect();
         CostMatrix::new(n, n, values).unwrap()
     }
@@ -159,10 +155,8 @@ mod tests {
             let exact = assignment_cost(&cost, &linear_sum_assignment(&cost).unwrap()) / 5.0;
             let mut previous_gap = f64::INFINITY;
             for epsilon in [1.0, 0.1, 0.01, 0.001] {
-                let plan = SinkhornConfig::new(epsilon)
-                    .with_max_iterations(20_000)
-                    .plan(&cost)
-                    .unwrap();
+                let plan =
+                    SinkhornConfig::new(epsilon).with_max_iterations(20_000).plan(&cost).unwrap();
                 let gap = plan.cost(&cost).unwrap() - exact;
                 // Unconverged marginals at the smallest ε allow a sliver below the optimum.
                 assert!(gap >= -1e-4, "entropic plan beats exact OT: {gap}");
@@ -179,11 +173,6 @@ mod tests {
         for epsilon in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(SinkhornConfig::new(epsilon).plan(&cost).is_err());
         }
-        assert!(
-            SinkhornConfig::new(0.1)
-                .with_max_iterations(0)
-                .plan(&cost)
-                .is_err()
-        );
+        assert!(SinkhornConfig::new(0.1).with_max_iterations(0).plan(&cost).is_err());
     }
 }

@@ -39,11 +39,7 @@ impl TransportPlan {
             )
             .into());
         }
-        Ok(Self {
-            rows,
-            cols,
-            weights,
-        })
+        Ok(Self { rows, cols, weights })
     }
 
     /// The plan of a one-to-one assignment `j = assignment[i]` with mass `1/rows` per row.
@@ -85,10 +81,7 @@ impl TransportPlan {
 
     /// The source marginal `aᵢ = Σ_j π_ij`.
     pub fn row_marginals(&self) -> Vec<f64> {
-        self.weights
-            .chunks_exact(self.cols)
-            .map(|row| row.iter().sum())
-            .collect()
+        self.weights.chunks_exact(self.cols).map(|row| row.iter().sum()).collect()
     }
 
     /// The target marginal `b_j = Σᵢ π_ij`.
@@ -115,12 +108,7 @@ impl TransportPlan {
             )
             .into());
         }
-        Ok(self
-            .weights
-            .iter()
-            .zip(cost.values())
-            .map(|(w, c)| w * c)
-            .sum())
+        Ok(self.weights.iter().zip(cost.values()).map(|(w, c)| w * c).sum())
     }
 
     /// Draws `count` index pairs `(i, j)` independently with probability `π_ij / Σπ`

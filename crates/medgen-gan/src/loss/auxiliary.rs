@@ -47,9 +47,7 @@ mod tests {
         let logits =
             Tensor::<2>::from_floats([[0.0, 2f32.ln(), 3f32.ln()], [1.0, 1.0, 1.0]], &device);
         let labels = Tensor::<1, Int>::from_ints([2, 0], &device);
-        let loss = auxiliary_classifier_loss(logits, labels)
-            .unwrap()
-            .into_scalar::<f32>();
+        let loss = auxiliary_classifier_loss(logits, labels).unwrap().into_scalar::<f32>();
         let expected = (2f32.ln() + 3f32.ln()) / 2.0;
         assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
     }
@@ -67,18 +65,11 @@ mod tests {
             auxiliary_classifier_loss(logits.clone(), Tensor::<1, Int>::from_ints([0, 2], &device));
         assert!(matches!(
             out_of_range,
-            Err(GanError::LabelOutOfRange {
-                label: 2,
-                num_classes: 2,
-                ..
-            })
+            Err(GanError::LabelOutOfRange { label: 2, num_classes: 2, .. })
         ));
         let negative =
             auxiliary_classifier_loss(logits, Tensor::<1, Int>::from_ints([-1, 0], &device));
-        assert!(matches!(
-            negative,
-            Err(GanError::LabelOutOfRange { label: -1, .. })
-        ));
+        assert!(matches!(negative, Err(GanError::LabelOutOfRange { label: -1, .. })));
         let empty = auxiliary_classifier_loss(
             Tensor::<2>::zeros([0, 2], &device),
             Tensor::<1, Int>::zeros([0], &device),

@@ -58,11 +58,7 @@ pub enum GanLoss {
 impl GanLoss {
     /// The least-squares loss with the 0-1 coding `a = 0, b = 1, c = 1`.
     pub fn least_squares() -> Self {
-        Self::LeastSquares {
-            a: 0.0,
-            b: 1.0,
-            c: 1.0,
-        }
+        Self::LeastSquares { a: 0.0, b: 1.0, c: 1.0 }
     }
 
     /// Fails with [`CoreError::InvalidConfig`] if a least-squares target is not finite.
@@ -99,15 +95,15 @@ impl GanLoss {
         self.validate()?;
         ensure_logit_pair(&real, &fake)?;
         Ok(match *self {
-            Self::Minimax | Self::NonSaturating => softplus(real.neg(), 1.0)
-                .mean()
-                .add(softplus(fake, 1.0).mean()),
-            Self::Hinge => relu(real.neg().add_scalar(1.0))
-                .mean()
-                .add(relu(fake.add_scalar(1.0)).mean()),
-            Self::LeastSquares { a, b, .. } => squared_distance(real, b)
-                .add(squared_distance(fake, a))
-                .mul_scalar(0.5),
+            Self::Minimax | Self::NonSaturating => {
+                softplus(real.neg(), 1.0).mean().add(softplus(fake, 1.0).mean())
+            }
+            Self::Hinge => {
+                relu(real.neg().add_scalar(1.0)).mean().add(relu(fake.add_scalar(1.0)).mean())
+            }
+            Self::LeastSquares { a, b, .. } => {
+                squared_distance(real, b).add(squared_distance(fake, a)).mul_scalar(0.5)
+            }
             Self::Wasserstein => fake.mean().sub(real.mean()),
         })
     }
@@ -142,11 +138,7 @@ mod tests {
         GanLoss::Minimax,
         GanLoss::NonSaturating,
         GanLoss::Hinge,
-        GanLoss::LeastSquares {
-            a: 0.0,
-            b: 1.0,
-            c: 1.0,
-        },
+        GanLoss::LeastSquares { a: 0.0, b: 1.0, c: 1.0 },
         GanLoss::Wasserstein,
     ];
 
@@ -207,10 +199,9 @@ mod tests {
             let g = loss.generator_loss(fake.clone()).unwrap();
             let (d_value, g_value) = (scalar(d.clone()), scalar(g.clone()));
             assert!(d_value.is_finite() && g_value.is_finite(), "{loss:?}");
-            for (value, grads, input) in [
-                (d_value, d.backward(), &real),
-                (g_value, g.backward(), &fake),
-            ] {
+            for (value, grads, input) in
+                [(d_value, d.backward(), &real), (g_value, g.backward(), &fake)]
+            {
                 let grad = input.grad(&grads).unwrap();
                 let grad = grad.into_data().try_to_vec::<f32>().unwrap();
                 assert!(grad.iter().all(|v| v.is_finite()), "{loss:?} {value}");
@@ -219,11 +210,7 @@ mod tests {
         // Closed forms at ±100: one confident-correct and one confident-wrong item per side.
         let real = Tensor::<2>::from_floats([[100.0], [-100.0]], &device);
         let fake = Tensor::<2>::from_floats([[-100.0], [100.0]], &device);
-        let bce = scalar(
-            GanLoss::NonSaturating
-                .discriminator_loss(real, fake.clone())
-                .unwrap(),
-        );
+        let bce = scalar(GanLoss::NonSaturating.discriminator_loss(real, fake.clone()).unwrap());
         let exact = (softplus64(-100.0) + softplus64(100.0)) / 2.0 * 2.0;
         assert!((bce - exact).abs() < 1e-3, "{bce} vs {exact}");
         let ns = scalar(GanLoss::NonSaturating.generator_loss(fake).unwrap());
@@ -235,11 +222,7 @@ mod tests {
         let device = test_device();
         let real = Tensor::<2>::from_floats([[1.0, 3.0, -1.0]], &device);
         let fake = Tensor::<2>::from_floats([[0.0, 0.0, 3.0], [1.0, 2.0, 0.0]], &device);
-        let w = scalar(
-            GanLoss::Wasserstein
-                .discriminator_loss(real.clone(), fake)
-                .unwrap(),
-        );
+        let w = scalar(GanLoss::Wasserstein.discriminator_loss(real.clone(), fake).unwrap());
         assert!((w - (1.0 - 1.0)).abs() < 1e-6, "{w}");
         let bad = Tensor::<2>::zeros([1, 2], &device);
         assert!(matches!(
@@ -252,16 +235,8 @@ mod tests {
             Err(crate::GanError::Core(CoreError::Empty { .. }))
         ));
         assert!(GanLoss::Minimax.generator_loss(empty).is_err());
-        let nan_targets = GanLoss::LeastSquares {
-            a: f64::NAN,
-            b: 1.0,
-            c: 1.0,
-        };
-        assert!(
-            nan_targets
-                .generator_loss(Tensor::zeros([1, 1], &device))
-                .is_err()
-        );
+        let nan_targets = GanLoss::LeastSquares { a: f64::NAN, b: 1.0, c: 1.0 };
+        assert!(nan_targets.generator_loss(Tensor::zeros([1, 1], &device)).is_err());
         assert_eq!(GanLoss::least_squares().decision_threshold(), 0.5);
     }
 }

@@ -50,11 +50,7 @@ impl AcganDiscriminatorConfig {
             self.base.spectral_norm.as_ref(),
             device,
         )?;
-        Ok(AcganDiscriminator {
-            base,
-            class_head,
-            num_classes: self.num_classes,
-        })
+        Ok(AcganDiscriminator { base, class_head, num_classes: self.num_classes })
     }
 }
 
@@ -93,37 +89,25 @@ mod tests {
             let base = DcganDiscriminatorConfig::new(spatial_dims, 1, 8)
                 .with_num_downsamplings(2)
                 .with_base_channels(2);
-            let d = AcganDiscriminatorConfig::new(base, 4)
-                .init(&device)
-                .unwrap();
+            let d = AcganDiscriminatorConfig::new(base, 4).init(&device).unwrap();
             let labels =
                 Condition::<5>::none().with_class(Tensor::<1, Int>::from_ints([3, 0], &device));
             let out = if spatial_dims == 2 {
                 d.discriminate(Tensor::<4>::ones([2, 1, 8, 8], &device), &Condition::none())
                     .unwrap()
             } else {
-                d.discriminate(Tensor::<5>::ones([2, 1, 8, 8, 8], &device), &labels)
-                    .unwrap()
+                d.discriminate(Tensor::<5>::ones([2, 1, 8, 8, 8], &device), &labels).unwrap()
             };
             assert_eq!(out.logits.dims(), [2, 1]);
             assert_eq!(out.class_logits.unwrap().dims(), [2, 4]);
         }
-        let base = DcganDiscriminatorConfig::new(2, 1, 8)
-            .with_num_downsamplings(2)
-            .with_base_channels(2);
-        let d = AcganDiscriminatorConfig::new(base, 4)
-            .init(&device)
-            .unwrap();
+        let base =
+            DcganDiscriminatorConfig::new(2, 1, 8).with_num_downsamplings(2).with_base_channels(2);
+        let d = AcganDiscriminatorConfig::new(base, 4).init(&device).unwrap();
         let x = Tensor::<4>::ones([2, 1, 8, 8], &device);
         let bad = Condition::none().with_class(Tensor::<1, Int>::from_ints([4, 0], &device));
-        assert!(matches!(
-            d.discriminate(x.clone(), &bad),
-            Err(GanError::LabelOutOfRange { .. })
-        ));
+        assert!(matches!(d.discriminate(x.clone(), &bad), Err(GanError::LabelOutOfRange { .. })));
         let image = Condition::none().with_image(x.clone());
-        assert!(matches!(
-            d.discriminate(x, &image),
-            Err(GanError::ConditionMismatch { .. })
-        ));
+        assert!(matches!(d.discriminate(x, &image), Err(GanError::ConditionMismatch { .. })));
     }
 }

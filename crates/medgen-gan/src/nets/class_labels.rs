@@ -24,11 +24,7 @@ pub fn check_class_labels(
     let high = labels.clone().max().into_scalar::<i64>();
     for label in [low, high] {
         if label < 0 || label >= num_classes as i64 {
-            return Err(GanError::LabelOutOfRange {
-                what: what.into(),
-                label,
-                num_classes,
-            });
+            return Err(GanError::LabelOutOfRange { what: what.into(), label, num_classes });
         }
     }
     Ok(())

@@ -30,22 +30,14 @@ pub(crate) fn check_parts<const D: usize>(
 ) -> Result<()> {
     let mismatch = |reason: String| GanError::ConditionMismatch { network, reason };
     if condition.image.is_some() {
-        return Err(mismatch(
-            "an image condition is not used by this network".into(),
-        ));
+        return Err(mismatch("an image condition is not used by this network".into()));
     }
     if condition.keep.is_some() {
-        return Err(mismatch(
-            "keep masks (classifier-free guidance) are not used by GANs".into(),
-        ));
+        return Err(mismatch("keep masks (classifier-free guidance) are not used by GANs".into()));
     }
     for (present, wanted, part) in [
         (condition.class.is_some(), wants_class, "class labels"),
-        (
-            condition.embedding.is_some(),
-            wants_embedding,
-            "a covariate embedding",
-        ),
+        (condition.embedding.is_some(), wants_embedding, "a covariate embedding"),
     ] {
         if present != wanted {
             let verb = if wanted { "needs" } else { "was not built for" };

@@ -57,10 +57,9 @@ impl ConditionalGeneratorConfig {
             )
             .into());
         }
-        for (value, name) in [
-            (self.num_classes, "num_classes"),
-            (self.covariate_dim, "covariate_dim"),
-        ] {
+        for (value, name) in
+            [(self.num_classes, "num_classes"), (self.covariate_dim, "covariate_dim")]
+        {
             if let Some(v) = value {
                 check_positive(v, name)?;
             }
@@ -73,10 +72,7 @@ impl ConditionalGeneratorConfig {
             0
         };
         let input_dim = self.generator.latent_dim + class_width + self.covariate_dim.unwrap_or(0);
-        let normal = Initializer::Normal {
-            mean: 0.0,
-            std: 1.0,
-        };
+        let normal = Initializer::Normal { mean: 0.0, std: 1.0 };
         let mut generator = self.generator.clone();
         generator.latent_dim = input_dim;
         Ok(ConditionalGenerator {
@@ -167,18 +163,10 @@ mod tests {
         let a = g.generate(z.clone(), &cond([0, 0])).unwrap();
         let b = g.generate(z.clone(), &cond([0, 2])).unwrap();
         assert_eq!(a.dims(), [2, 1, 8, 8]);
-        let first_item = a
-            .clone()
-            .narrow(0, 0, 1)
-            .sub(b.clone().narrow(0, 0, 1))
-            .abs()
-            .max();
+        let first_item = a.clone().narrow(0, 0, 1).sub(b.clone().narrow(0, 0, 1)).abs().max();
         let second_item = a.narrow(0, 1, 1).sub(b.narrow(0, 1, 1)).abs().max();
         assert_eq!(first_item.into_scalar::<f32>(), 0.0);
-        assert!(
-            second_item.into_scalar::<f32>() > 0.0,
-            "the label must change the sample"
-        );
+        assert!(second_item.into_scalar::<f32>() > 0.0, "the label must change the sample");
         let g3 = config(3).init(&device).unwrap();
         let cond3 = Condition::<5>::none()
             .with_class(Tensor::<1, Int>::from_ints([1, 2], &device))
@@ -197,11 +185,7 @@ mod tests {
             .with_embedding(covariates.clone());
         assert!(matches!(
             g.generate(z.clone(), &out_of_range),
-            Err(GanError::LabelOutOfRange {
-                label: 3,
-                num_classes: 3,
-                ..
-            })
+            Err(GanError::LabelOutOfRange { label: 3, num_classes: 3, .. })
         ));
         let no_covariates =
             Condition::<4>::none().with_class(Tensor::<1, Int>::from_ints([0, 1], &device));
@@ -214,10 +198,6 @@ mod tests {
             .with_embedding(Tensor::<2>::zeros([2, 5], &device));
         assert!(g.generate(z, &wrong_width).is_err());
         let generator = DcganGeneratorConfig::new(2, 3, 1, 8);
-        assert!(
-            ConditionalGeneratorConfig::new(generator)
-                .init(&device)
-                .is_err()
-        );
+        assert!(ConditionalGeneratorConfig::new(generator).init(&device).is_err());
     }
 }

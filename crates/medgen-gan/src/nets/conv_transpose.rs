@@ -1,5 +1,5 @@
 //! A transposed convolution over 2 or 3 spatial axes, chosen at run time (the upsampling
-//! counterpart of [`medgen_core::nn::SpatialConv`]).
+//! counterpart of [`medgen_nn::SpatialConv`]).
 
 use burn::config::Config;
 use burn::module::Module;

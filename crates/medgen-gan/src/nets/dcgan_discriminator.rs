@@ -135,10 +135,7 @@ impl<const D: usize> Discriminator<D> for DcganDiscriminator {
     /// Unconditional: `condition` must be empty.
     fn discriminate(&self, x: Tensor<D>, condition: &Condition<D>) -> Result<DiscriminatorOutput> {
         reject_condition(condition, "DcganDiscriminator")?;
-        Ok(DiscriminatorOutput {
-            logits: self.forward(x)?,
-            class_logits: None,
-        })
+        Ok(DiscriminatorOutput { logits: self.forward(x)?, class_logits: None })
     }
 }
 
@@ -158,26 +155,16 @@ mod tests {
     fn logit_shapes_in_2d_and_3d_with_and_without_spectral_norm() {
         let device = test_device().autodiff();
         let none = Condition::none();
-        for variant in [
-            config(2),
-            config(2)
-                .with_spectral_norm(None)
-                .with_norm(NormKind::Batch),
-        ] {
+        for variant in [config(2), config(2).with_spectral_norm(None).with_norm(NormKind::Batch)] {
             let d = variant.init(&device).unwrap();
             assert_eq!(d.feature_dim, 4 * 2 * 2);
-            let out = d
-                .discriminate(Tensor::<4>::ones([3, 1, 8, 8], &device), &none)
-                .unwrap();
+            let out = d.discriminate(Tensor::<4>::ones([3, 1, 8, 8], &device), &none).unwrap();
             assert_eq!(out.logits.dims(), [3, 1]);
             assert!(out.class_logits.is_none());
         }
         let d3 = config(3).init(&device).unwrap();
         let out = d3
-            .discriminate(
-                Tensor::<5>::ones([2, 1, 8, 8, 8], &device),
-                &Condition::none(),
-            )
+            .discriminate(Tensor::<5>::ones([2, 1, 8, 8, 8], &device), &Condition::none())
             .unwrap();
         assert_eq!(out.logits.dims(), [2, 1]);
         assert_eq!(d3.feature_dim, 4 * 8);
@@ -200,10 +187,7 @@ mod tests {
             assert!(matches!(d.discriminate(bad, &none), Err(GanError::Core(_))));
         }
         assert!(matches!(
-            d.discriminate(
-                Tensor::<5>::zeros([1, 1, 8, 8, 8], &device),
-                &Condition::none()
-            ),
+            d.discriminate(Tensor::<5>::zeros([1, 1, 8, 8, 8], &device), &Condition::none()),
             Err(GanError::Core(CoreError::InvalidRank { .. }))
         ));
     }
@@ -216,8 +200,8 @@ mod spectral_tests {
     use crate::nets::DiscriminatorConv;
     use crate::spectral_norm::tests::largest_singular_value;
     use burn::optim::{AdamConfig, GradientsParams};
-    use medgen_core::nn::SpatialConv;
     use medgen_core::test_device;
+    use medgen_nn::SpatialConv;
 
     /// Training forwards make every normalised kernel 1-Lipschitz in its `[out, rest]` view
     /// (SVD check), and an optimiser step trains the weights while `u` stays a buffer.
@@ -251,10 +235,7 @@ mod spectral_tests {
         }
         let before = d.forward(x.clone()).unwrap().into_data();
         let loss = GanLoss::Hinge
-            .discriminator_loss(
-                d.forward(x.clone()).unwrap(),
-                d.forward(x.clone().neg()).unwrap(),
-            )
+            .discriminator_loss(d.forward(x.clone()).unwrap(), d.forward(x.clone().neg()).unwrap())
             .unwrap();
         let grads = GradientsParams::from_grads(loss.backward(), &d);
         d = AdamConfig::new().init().step(1e-2, d, grads);

@@ -131,10 +131,7 @@ impl DcganGenerator {
             .into());
         }
         let shape = cube_shape::<D>(dims[0], self.start_channels, self.start_size);
-        let mut h = relu(
-            self.project_norm
-                .forward(self.project.forward(z).reshape(shape)),
-        );
+        let mut h = relu(self.project_norm.forward(self.project.forward(z).reshape(shape)));
         let last = self.ups.len() - 1;
         for (i, up) in self.ups.iter().enumerate() {
             h = up.forward(h);
@@ -168,10 +165,7 @@ mod tests {
     }
 
     fn z(device: &Device) -> Tensor<2> {
-        Tensor::from_data(
-            TensorData::new(vec![0.5f32, -1.0, 2.0, 0.1, 0.0, -0.3], [2, 3]),
-            device,
-        )
+        Tensor::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 0.1, 0.0, -0.3], [2, 3]), device)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use medgen_core::nn::{SpatialConv, SpatialConvConfig};
+use medgen_nn::{SpatialConv, SpatialConvConfig};
 
 use crate::error::Result;
 use crate::spectral_norm::{SpectralNormConfig, SpectralNormConv};

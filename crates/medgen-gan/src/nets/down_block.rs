@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
-use medgen_core::nn::SpatialConvConfig;
+use medgen_nn::SpatialConvConfig;
 
 use super::disc_conv::DiscriminatorConv;
 use super::feature_norm::{FeatureNorm, NormKind};

@@ -31,12 +31,10 @@ impl NormKind {
     pub fn init(self, channels: usize, device: &Device) -> Option<FeatureNorm> {
         match self {
             Self::None => None,
-            Self::Batch => Some(FeatureNorm::Batch(
-                BatchNormConfig::new(channels).init(device),
-            )),
-            Self::Instance => Some(FeatureNorm::Instance(
-                InstanceNormConfig::new(channels).init(device),
-            )),
+            Self::Batch => Some(FeatureNorm::Batch(BatchNormConfig::new(channels).init(device))),
+            Self::Instance => {
+                Some(FeatureNorm::Instance(InstanceNormConfig::new(channels).init(device)))
+            }
         }
     }
 }

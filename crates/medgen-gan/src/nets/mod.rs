@@ -2,7 +2,7 @@
 //!
 //! Every network follows Burn's pattern (`FooConfig` deriving `Config`, validated
 //! `FooConfig::init(&device) -> Result<Foo>`, `Foo::forward`) and picks 2D or 3D layers at
-//! run time from `spatial_dims`, through [`medgen_core::nn::SpatialConv`] and its upsampling
+//! run time from `spatial_dims`, through [`medgen_nn::SpatialConv`] and its upsampling
 //! counterpart [`SpatialConvTranspose`]. Inputs are checked on entry (rank, channels, spatial
 //! sizes against the stride product, empty batches, condition parts, label ranges) and
 //! rejected with a typed [`crate::GanError`].

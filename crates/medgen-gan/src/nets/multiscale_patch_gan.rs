@@ -93,10 +93,7 @@ impl<const D: usize> Discriminator<D> for MultiScalePatchGan {
                 m.reshape([n as i64, -1])
             })
             .collect();
-        Ok(DiscriminatorOutput {
-            logits: Tensor::cat(flat, 1),
-            class_logits: None,
-        })
+        Ok(DiscriminatorOutput { logits: Tensor::cat(flat, 1), class_logits: None })
     }
 }
 
@@ -112,14 +109,8 @@ fn half_average<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>> {
         .into());
     }
     Ok(match D {
-        4 => with_rank(adaptive_avg_pool2d(
-            with_rank(x),
-            [dims[2] / 2, dims[3] / 2],
-        )),
-        5 => with_rank(adaptive_avg_pool3d(
-            with_rank(x),
-            [dims[2] / 2, dims[3] / 2, dims[4] / 2],
-        )),
+        4 => with_rank(adaptive_avg_pool2d(with_rank(x), [dims[2] / 2, dims[3] / 2])),
+        5 => with_rank(adaptive_avg_pool3d(with_rank(x), [dims[2] / 2, dims[3] / 2, dims[4] / 2])),
         _ => {
             return Err(CoreError::InvalidRank {
                 what: "multi-scale PatchGAN input".into(),
@@ -146,38 +137,20 @@ mod tests {
                 .with_num_layers(1)
                 .with_norm(NormKind::Instance)
         };
-        let d2 = MultiScalePatchGanConfig::new(patch(2))
-            .with_num_scales(2)
-            .init(&device)
-            .unwrap();
+        let d2 = MultiScalePatchGanConfig::new(patch(2)).with_num_scales(2).init(&device).unwrap();
         let out = d2
-            .discriminate(
-                Tensor::<4>::ones([2, 1, 16, 16], &device),
-                &Condition::none(),
-            )
+            .discriminate(Tensor::<4>::ones([2, 1, 16, 16], &device), &Condition::none())
             .unwrap();
         assert_eq!(out.logits.dims(), [2, 36 + 4]);
-        let d3 = MultiScalePatchGanConfig::new(patch(3))
-            .with_num_scales(2)
-            .init(&device)
-            .unwrap();
+        let d3 = MultiScalePatchGanConfig::new(patch(3)).with_num_scales(2).init(&device).unwrap();
         let out = d3
-            .discriminate(
-                Tensor::<5>::ones([1, 1, 16, 16, 16], &device),
-                &Condition::none(),
-            )
+            .discriminate(Tensor::<5>::ones([1, 1, 16, 16, 16], &device), &Condition::none())
             .unwrap();
         assert_eq!(out.logits.dims(), [1, 216 + 8]);
         // 16 → 8 → 4 at the third scale: 4 / 2 < 3 patches.
-        let d = MultiScalePatchGanConfig::new(patch(2))
-            .init(&device)
-            .unwrap();
+        let d = MultiScalePatchGanConfig::new(patch(2)).init(&device).unwrap();
         assert!(
-            d.discriminate(
-                Tensor::<4>::ones([1, 1, 16, 16], &device),
-                &Condition::none()
-            )
-            .is_err()
+            d.discriminate(Tensor::<4>::ones([1, 1, 16, 16], &device), &Condition::none()).is_err()
         );
     }
 
@@ -185,11 +158,7 @@ mod tests {
     fn half_average_takes_block_means() {
         let device = test_device();
         let x = Tensor::<4>::from_floats([[[[1.0, 2.0, 5.0, 6.0], [3.0, 4.0, 7.0, 8.0]]]], &device);
-        let y = half_average(x)
-            .unwrap()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let y = half_average(x).unwrap().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y, vec![2.5, 6.5]);
         let v = Tensor::<5>::ones([1, 1, 2, 2, 2], &device).mul_scalar(3.0);
         assert_eq!(half_average(v).unwrap().into_scalar::<f32>(), 3.0);

@@ -3,8 +3,8 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use medgen_core::nn::SpatialConvConfig;
 use medgen_core::{Condition, CoreError};
+use medgen_nn::SpatialConvConfig;
 
 use super::disc_conv::DiscriminatorConv;
 use super::down_block::DownBlock;
@@ -176,10 +176,7 @@ impl<const D: usize> Discriminator<D> for PatchGan {
         }
         let map = self.logit_map(x, condition.image.as_ref())?;
         let n = map.dims()[0];
-        Ok(DiscriminatorOutput {
-            logits: map.reshape([n as i64, -1]),
-            class_logits: None,
-        })
+        Ok(DiscriminatorOutput { logits: map.reshape([n as i64, -1]), class_logits: None })
     }
 }
 
@@ -203,21 +200,14 @@ mod tests {
         let cond = Condition::none().with_image(source.clone());
         let out = d2.discriminate(source.clone(), &cond).unwrap();
         assert_eq!(out.logits.dims(), [2, 4]); // (8/2 − 2)² patches
-        let d3 = config(3)
-            .with_spectral_norm(Some(SpectralNormConfig::new()))
-            .init(&device)
-            .unwrap();
+        let d3 =
+            config(3).with_spectral_norm(Some(SpectralNormConfig::new())).init(&device).unwrap();
         let source = Tensor::<5>::ones([1, 1, 8, 8, 8], &device);
         let map = d3.logit_map(source.clone(), Some(&source)).unwrap();
         assert_eq!(map.dims(), [1, 1, 2, 2, 2]);
         // The default depth L = 3 (the 70 × 70 PatchGAN) on 32 × 32 leaves a 2 × 2 map.
-        let deep = PatchGanConfig::new(2, 1)
-            .with_base_channels(2)
-            .init(&device)
-            .unwrap();
-        let map = deep
-            .logit_map(Tensor::<4>::ones([1, 1, 32, 32], &device), None)
-            .unwrap();
+        let deep = PatchGanConfig::new(2, 1).with_base_channels(2).init(&device).unwrap();
+        let map = deep.logit_map(Tensor::<4>::ones([1, 1, 32, 32], &device), None).unwrap();
         assert_eq!(map.dims(), [1, 1, 2, 2]);
         assert_eq!(deep.blocks.len(), 4);
     }

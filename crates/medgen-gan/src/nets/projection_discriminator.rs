@@ -48,22 +48,15 @@ impl ProjectionDiscriminatorConfig {
         check_positive(self.num_classes, "num_classes")?;
         let base = self.base.init(device)?;
         let f = base.feature_dim;
-        let embedding = Initializer::Normal {
-            mean: 0.0,
-            std: 1.0 / (f as f64).sqrt(),
-        }
-        .init([self.num_classes, f], device);
+        let embedding = Initializer::Normal { mean: 0.0, std: 1.0 / (f as f64).sqrt() }
+            .init([self.num_classes, f], device);
         let embedding_norm = self
             .base
             .spectral_norm
             .as_ref()
             .map(|sn| sn.init(self.num_classes, device))
             .transpose()?;
-        Ok(ProjectionDiscriminator {
-            base,
-            embedding,
-            embedding_norm,
-        })
+        Ok(ProjectionDiscriminator { base, embedding, embedding_norm })
     }
 }
 
@@ -90,11 +83,8 @@ impl ProjectionDiscriminator {
         let n = x.dims()[0];
         check_class_labels(labels, n, self.num_classes(), "condition.class")?;
         let phi = self.base.features(x)?;
-        let projected = self
-            .effective_embedding()
-            .select(0, labels.clone())
-            .mul(phi.clone())
-            .sum_dim(1);
+        let projected =
+            self.effective_embedding().select(0, labels.clone()).mul(phi.clone()).sum_dim(1);
         Ok(self.base.head.forward(phi).add(projected))
     }
 }
@@ -103,17 +93,11 @@ impl<const D: usize> Discriminator<D> for ProjectionDiscriminator {
     /// Needs `condition.class`; see [`ProjectionDiscriminator::forward`].
     fn discriminate(&self, x: Tensor<D>, condition: &Condition<D>) -> Result<DiscriminatorOutput> {
         check_parts(condition, "ProjectionDiscriminator", true, false)?;
-        let labels = condition
-            .class
-            .as_ref()
-            .ok_or(GanError::ConditionMismatch {
-                network: "ProjectionDiscriminator",
-                reason: "needs class labels".into(),
-            })?;
-        Ok(DiscriminatorOutput {
-            logits: self.forward(x, labels)?,
-            class_logits: None,
-        })
+        let labels = condition.class.as_ref().ok_or(GanError::ConditionMismatch {
+            network: "ProjectionDiscriminator",
+            reason: "needs class labels".into(),
+        })?;
+        Ok(DiscriminatorOutput { logits: self.forward(x, labels)?, class_logits: None })
     }
 }
 
@@ -147,21 +131,11 @@ mod tests {
         let logits = d.discriminate(x.clone(), &cond).unwrap().logits;
         let logits = logits.into_data().try_to_vec::<f32>().unwrap();
         let phi = d.base.features(x).unwrap();
-        let psi = d
-            .base
-            .head
-            .forward(phi.clone())
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let psi = d.base.head.forward(phi.clone()).into_data().try_to_vec::<f32>().unwrap();
         let sums = phi.sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
         for (i, y) in [0usize, 2].into_iter().enumerate() {
             let expected = psi[i] + 0.1 * (y + 1) as f32 * sums[i];
-            assert!(
-                (logits[i] - expected).abs() < 1e-4,
-                "{} vs {expected}",
-                logits[i]
-            );
+            assert!((logits[i] - expected).abs() < 1e-4, "{} vs {expected}", logits[i]);
         }
     }
 
@@ -174,10 +148,7 @@ mod tests {
         assert!(d.embedding_norm.is_some());
         let x = Tensor::<5>::ones([2, 1, 8, 8, 8], &device);
         let cond = Condition::none().with_class(Tensor::<1, Int>::from_ints([1, 2], &device));
-        assert_eq!(
-            d.discriminate(x.clone(), &cond).unwrap().logits.dims(),
-            [2, 1]
-        );
+        assert_eq!(d.discriminate(x.clone(), &cond).unwrap().logits.dims(), [2, 1]);
         let bad = Condition::none().with_class(Tensor::<1, Int>::from_ints([1, 5], &device));
         assert!(matches!(
             d.discriminate(x.clone(), &bad),

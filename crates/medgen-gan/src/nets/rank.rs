@@ -23,21 +23,13 @@ pub(crate) fn check_spatial_dims(spatial_dims: usize) -> Result<()> {
     if spatial_dims == 2 || spatial_dims == 3 {
         Ok(())
     } else {
-        Err(CoreError::config(
-            "spatial_dims",
-            format!("must be 2 or 3, got {spatial_dims}"),
-        )
-        .into())
+        Err(CoreError::config("spatial_dims", format!("must be 2 or 3, got {spatial_dims}")).into())
     }
 }
 
 /// Fails with [`CoreError::InvalidConfig`] if `value` is zero.
 pub(crate) fn check_positive(value: usize, name: &str) -> Result<()> {
-    if value == 0 {
-        Err(CoreError::config(name, "must be positive").into())
-    } else {
-        Ok(())
-    }
+    if value == 0 { Err(CoreError::config(name, "must be positive").into()) } else { Ok(()) }
 }
 
 /// Checks a network input `[N, C, spatial…]`: rank `spatial_dims + 2`, no empty axis,

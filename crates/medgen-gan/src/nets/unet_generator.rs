@@ -5,8 +5,8 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
-use medgen_core::nn::{SpatialConv, SpatialConvConfig};
 use medgen_core::{Condition, CoreError};
+use medgen_nn::{SpatialConv, SpatialConvConfig};
 
 use super::condition_use::reject_condition;
 use super::conv_transpose::{SpatialConvTranspose, SpatialConvTransposeConfig};
@@ -101,11 +101,7 @@ impl UNetGeneratorConfig {
         let mut down_convs = Vec::with_capacity(l);
         let mut down_norms = Vec::with_capacity(l - 2);
         for i in 0..l {
-            let c_in = if i == 0 {
-                self.in_channels
-            } else {
-                width(i - 1)
-            };
+            let c_in = if i == 0 { self.in_channels } else { width(i - 1) };
             down_convs.push(
                 SpatialConvConfig::new(d, [c_in, width(i)])
                     .with_kernel_size(4)
@@ -120,19 +116,11 @@ impl UNetGeneratorConfig {
         let mut ups = Vec::with_capacity(l);
         for i in (0..l).rev() {
             let c_in = if i == l - 1 { width(i) } else { 2 * width(i) };
-            let c_out = if i == 0 {
-                self.out_channels
-            } else {
-                width(i - 1)
-            };
+            let c_out = if i == 0 { self.out_channels } else { width(i - 1) };
             let with_dropout = i > 0 && i + 1 < l && l - 1 - i <= self.dropout_blocks;
             ups.push(UNetUpBlock {
                 conv: SpatialConvTransposeConfig::new(d, [c_in, c_out]).init(device)?,
-                norm: if i == 0 {
-                    None
-                } else {
-                    self.norm.init(c_out, device)
-                },
+                norm: if i == 0 { None } else { self.norm.init(c_out, device) },
                 dropout: (with_dropout && self.dropout > 0.0)
                     .then(|| DropoutConfig::new(self.dropout).init()),
             });
@@ -208,30 +196,19 @@ mod tests {
     use medgen_core::test_device;
 
     fn config(spatial_dims: usize) -> UNetGeneratorConfig {
-        UNetGeneratorConfig::new(spatial_dims, 1, 2)
-            .with_num_downs(3)
-            .with_base_channels(2)
+        UNetGeneratorConfig::new(spatial_dims, 1, 2).with_num_downs(3).with_base_channels(2)
     }
 
     #[test]
     fn translation_keeps_the_spatial_shape_in_2d_and_3d() {
         let device = test_device().autodiff();
         let g2 = config(2).init(&device).unwrap();
-        let y = g2
-            .generate(Tensor::<4>::ones([2, 1, 8, 8], &device), &Condition::none())
-            .unwrap();
+        let y = g2.generate(Tensor::<4>::ones([2, 1, 8, 8], &device), &Condition::none()).unwrap();
         assert_eq!(y.dims(), [2, 2, 8, 8]);
         assert!(y.abs().max().into_scalar::<f32>() <= 1.0);
-        let g3 = config(3)
-            .with_norm(NormKind::Instance)
-            .init(&device)
-            .unwrap();
-        let y = g3
-            .generate(
-                Tensor::<5>::ones([1, 1, 8, 8, 8], &device),
-                &Condition::none(),
-            )
-            .unwrap();
+        let g3 = config(3).with_norm(NormKind::Instance).init(&device).unwrap();
+        let y =
+            g3.generate(Tensor::<5>::ones([1, 1, 8, 8, 8], &device), &Condition::none()).unwrap();
         assert_eq!(y.dims(), [1, 2, 8, 8, 8]);
         // Decoder levels, innermost first: only the middle one (after the innermost) drops out.
         let dropouts: Vec<bool> = g2.ups.iter().map(|u| u.dropout.is_some()).collect();
@@ -244,9 +221,7 @@ mod tests {
         let device = test_device();
         let g = config(2).with_norm(NormKind::None).init(&device).unwrap();
         assert!(g.down_norms.is_empty());
-        let y = g
-            .generate(Tensor::<4>::ones([1, 1, 8, 8], &device), &Condition::none())
-            .unwrap();
+        let y = g.generate(Tensor::<4>::ones([1, 1, 8, 8], &device), &Condition::none()).unwrap();
         assert_eq!(y.dims(), [1, 2, 8, 8]);
     }
 

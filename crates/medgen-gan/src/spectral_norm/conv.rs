@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use burn::tensor::module::{conv2d, conv3d};
 use burn::tensor::ops::ConvOptions;
 use medgen_core::CoreError;
-use medgen_core::nn::SpatialConv;
+use medgen_nn::SpatialConv;
 
 use super::{SpectralNorm, SpectralNormConfig};
 use crate::error::Result;
@@ -18,7 +18,7 @@ use crate::nets::rank::with_rank;
 /// the kernel overlap) and divided by its estimate `σ̂` on every forward pass.
 ///
 /// The padding of the wrapped convolution must be explicit or valid (what
-/// [`medgen_core::nn::SpatialConvConfig`] builds); Burn's input-dependent `Same` padding is
+/// [`medgen_nn::SpatialConvConfig`] builds); Burn's input-dependent `Same` padding is
 /// rejected by [`SpectralNormConv::new`].
 #[derive(Module, Debug)]
 pub struct SpectralNormConv {
@@ -32,16 +32,12 @@ impl SpectralNormConv {
     /// Wraps `conv`; fails on an invalid `config` or a `Same` padding.
     pub fn new(conv: SpatialConv, config: &SpectralNormConfig) -> Result<Self> {
         let (rows, device, same) = match &conv {
-            SpatialConv::Conv2d(c) => (
-                c.weight.dims()[0],
-                c.weight.device(),
-                matches!(c.padding, PaddingConfig2d::Same),
-            ),
-            SpatialConv::Conv3d(c) => (
-                c.weight.dims()[0],
-                c.weight.device(),
-                matches!(c.padding, PaddingConfig3d::Same),
-            ),
+            SpatialConv::Conv2d(c) => {
+                (c.weight.dims()[0], c.weight.device(), matches!(c.padding, PaddingConfig2d::Same))
+            }
+            SpatialConv::Conv3d(c) => {
+                (c.weight.dims()[0], c.weight.device(), matches!(c.padding, PaddingConfig3d::Same))
+            }
         };
         if same {
             return Err(CoreError::config(
@@ -51,10 +47,7 @@ impl SpectralNormConv {
             .into());
         }
         let spectral_norm = config.init(rows, &device)?;
-        Ok(Self {
-            conv,
-            spectral_norm,
-        })
+        Ok(Self { conv, spectral_norm })
     }
 
     /// `[N, C_in, *spatial]` → `[N, C_out, *spatial']`, like [`SpatialConv::forward`].
@@ -114,14 +107,11 @@ mod tests {
         let shape = like.shape();
         let rows = shape[0];
         let values = random_matrix(rows, shape.num_elements() / rows, seed);
-        Tensor::<1>::from_data(
-            TensorData::new(values, [shape.num_elements()]),
-            &like.device(),
-        )
-        .reshape(shape)
+        Tensor::<1>::from_data(TensorData::new(values, [shape.num_elements()]), &like.device())
+            .reshape(shape)
     }
-    use medgen_core::nn::SpatialConvConfig;
     use medgen_core::test_device;
+    use medgen_nn::SpatialConvConfig;
 
     /// With many iterations, the normalised kernel's `[out, rest]` view has σ = 1, and the
     /// forward pass equals the plain convolution divided by σ (bias set to zero by
@@ -131,10 +121,7 @@ mod tests {
         let device = test_device().autodiff();
         for spatial_dims in [2, 3] {
             // A seeded kernel (not the device RNG), so the singular-value gap is fixed.
-            let conv = match SpatialConvConfig::new(spatial_dims, [2, 3])
-                .init(&device)
-                .unwrap()
-            {
+            let conv = match SpatialConvConfig::new(spatial_dims, [2, 3]).init(&device).unwrap() {
                 SpatialConv::Conv2d(mut c) => {
                     c.weight = Param::from_tensor(seeded_like(c.weight.val(), 11));
                     SpatialConv::Conv2d(c)
@@ -144,10 +131,8 @@ mod tests {
                     SpatialConv::Conv3d(c)
                 }
             };
-            let sn = SpectralNormConfig::new()
-                .with_n_power_iterations(100)
-                .init_conv(conv)
-                .unwrap();
+            let sn =
+                SpectralNormConfig::new().with_n_power_iterations(100).init_conv(conv).unwrap();
             let kernel = match &sn.conv {
                 SpatialConv::Conv2d(c) => c.weight.val().reshape([3, -1]),
                 SpatialConv::Conv3d(c) => c.weight.val().reshape([3, -1]),
@@ -160,10 +145,7 @@ mod tests {
                     .sigma(Tensor::from_data(TensorData::new(values, [3, k]), &device))
                     .into_scalar::<f32>(),
             );
-            assert!(
-                (estimate - sigma).abs() / sigma < 1e-3,
-                "{estimate} vs {sigma}"
-            );
+            assert!((estimate - sigma).abs() / sigma < 1e-3, "{estimate} vs {sigma}");
             if spatial_dims == 2 {
                 let x = Tensor::<4>::ones([1, 2, 4, 4], &device);
                 let plain = sn.conv.forward(x.clone());

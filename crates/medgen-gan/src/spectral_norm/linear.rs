@@ -26,10 +26,7 @@ impl SpectralNormLinear {
     pub fn new(linear: Linear, config: &SpectralNormConfig) -> Result<Self> {
         let [_, d_out] = linear.weight.dims();
         let spectral_norm = config.init(d_out, &linear.weight.device())?;
-        Ok(Self {
-            linear,
-            spectral_norm,
-        })
+        Ok(Self { linear, spectral_norm })
     }
 
     /// `[.., d_in]` → `[.., d_out]`.
@@ -66,15 +63,9 @@ mod tests {
             &device,
         ));
         layer.bias = Some(Param::from_tensor(Tensor::from_floats([0.5, 0.0], &device)));
-        let sn = SpectralNormConfig::new()
-            .with_n_power_iterations(20)
-            .init_linear(layer)
-            .unwrap();
+        let sn = SpectralNormConfig::new().with_n_power_iterations(20).init_linear(layer).unwrap();
         let y = sn.forward(Tensor::<2>::from_floats([[1.0, 3.0]], &device));
         let y = y.into_data().try_to_vec::<f32>().unwrap();
-        assert!(
-            (y[0] - 1.5).abs() < 1e-4 && (y[1] + 1.0).abs() < 1e-4,
-            "{y:?}"
-        );
+        assert!((y[0] - 1.5).abs() < 1e-4 && (y[1] + 1.0).abs() < 1e-4, "{y:?}");
     }
 }

@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use medgen_core::CoreError;
-use medgen_core::train::EmaConfig;
+use medgen_train::EmaConfig;
 
 use crate::error::Result;
 use crate::monitor::GanMonitorConfig;
@@ -66,10 +66,9 @@ impl GanTrainerConfig {
         if self.total_steps == 0 {
             return Err(CoreError::config("total_steps", "must be at least 1").into());
         }
-        for (name, lr) in [
-            ("lr_generator", self.lr_generator),
-            ("lr_discriminator", self.lr_discriminator),
-        ] {
+        for (name, lr) in
+            [("lr_generator", self.lr_generator), ("lr_discriminator", self.lr_discriminator)]
+        {
             if !(lr.is_finite() && lr > 0.0) {
                 return Err(CoreError::config(
                     name,
@@ -81,7 +80,7 @@ impl GanTrainerConfig {
         for (name, beta) in [("beta_1", self.beta_1), ("beta_2", self.beta_2)] {
             if !(0.0..1.0).contains(&beta) {
                 return Err(
-                    CoreError::config(name, format!("must lie in [0, 1), got {beta}")).into(),
+                    CoreError::config(name, format!("must lie in [0, 1), got {beta}")).into()
                 );
             }
         }
@@ -119,10 +118,7 @@ impl GanTrainerConfig {
                 .with_weight_decay(self.weight_decay)
                 .init()
         } else {
-            AdamConfig::new()
-                .with_beta_1(self.beta_1)
-                .with_beta_2(self.beta_2)
-                .init()
+            AdamConfig::new().with_beta_1(self.beta_1).with_beta_2(self.beta_2).init()
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use medgen_core::train::LossHistory;
-use medgen_core::viz::{LossPlotConfig, save_loss_plot};
+use medgen_train::LossHistory;
+use medgen_train::viz::{LossPlotConfig, save_loss_plot};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -44,12 +44,9 @@ impl GanHistory {
 
     /// Drops every step `≥ step` (a resumed run replays them).
     pub fn truncate_from(&mut self, step: usize) {
-        for curve in [
-            &mut self.d_loss,
-            &mut self.g_loss,
-            &mut self.real_accuracy,
-            &mut self.fake_accuracy,
-        ] {
+        for curve in
+            [&mut self.d_loss, &mut self.g_loss, &mut self.real_accuracy, &mut self.fake_accuracy]
+        {
             curve.truncate_from(step);
         }
     }

@@ -27,10 +27,10 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use medgen_core::check::ensure_shape;
-use medgen_core::train::{
+use medgen_core::{CoreError, SeededRng};
+use medgen_train::{
     Checkpoint, CheckpointDir, DivergenceGuard, EmaState, ModelEma, TrainingProgress,
 };
-use medgen_core::{CoreError, SeededRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -140,11 +140,7 @@ where
         config.validate()?;
         ensure_autodiff(&generator, "generator")?;
         ensure_autodiff(&discriminator, "discriminator")?;
-        let ema = config
-            .ema
-            .as_ref()
-            .map(|ema| ema.init(&generator))
-            .transpose()?;
+        let ema = config.ema.as_ref().map(|ema| ema.init(&generator)).transpose()?;
         Ok(Self {
             config: config.clone(),
             run_config: stored_config(config, run_config)?,
@@ -186,14 +182,8 @@ where
         checkpoint.check_config(&stored_config(config, run_config)?)?;
         let generator = checkpoint.load_module(GENERATOR, generator)?;
         let discriminator = checkpoint.load_module(DISCRIMINATOR, discriminator)?;
-        let mut trainer = Self::new(
-            config,
-            generator,
-            discriminator,
-            loss,
-            checkpoint.rng()?,
-            run_config,
-        )?;
+        let mut trainer =
+            Self::new(config, generator, discriminator, loss, checkpoint.rng()?, run_config)?;
         trainer.opt_g = checkpoint.load_optimizer(GENERATOR, config.optimizer())?;
         trainer.opt_d = checkpoint.load_optimizer(DISCRIMINATOR, config.optimizer())?;
         let metadata: GanMetadata = checkpoint.metadata_as()?;
@@ -282,16 +272,8 @@ where
         if let Some(progress) = &mut self.progress {
             progress.update(self.step, g_loss);
         }
-        let checkpoint = if self.checkpoint_due() {
-            Some(self.save_checkpoint()?)
-        } else {
-            None
-        };
-        Ok(GanStepReport {
-            stats,
-            events,
-            checkpoint,
-        })
+        let checkpoint = if self.checkpoint_due() { Some(self.save_checkpoint()?) } else { None };
+        Ok(GanStepReport { stats, events, checkpoint })
     }
 
     /// Runs [`GanTrainer::step`] until `total_steps`, calling `on_step` with each report
@@ -320,9 +302,7 @@ where
         let n = batch.batch_size()?;
         let step = self.step;
         let generator = self.generator.as_ref().ok_or_else(poisoned)?;
-        let fake = generator
-            .generate(batch.input.clone(), &batch.generator_condition)?
-            .detach();
+        let fake = generator.generate(batch.input.clone(), &batch.generator_condition)?.detach();
         ensure_shape(&fake.dims(), &batch.real.dims(), "generator output")?;
         let discriminator = self.discriminator.as_ref().ok_or_else(poisoned)?;
         let real_out = checked_output(discriminator, batch.real.clone(), batch, n)?;
@@ -330,9 +310,7 @@ where
         let threshold = self.loss.decision_threshold();
         let real_accuracy = logit_accuracy(real_out.logits.clone().detach(), threshold, true);
         let fake_accuracy = logit_accuracy(fake_out.logits.clone().detach(), threshold, false);
-        let mut loss = self
-            .loss
-            .discriminator_loss(real_out.logits, fake_out.logits)?;
+        let mut loss = self.loss.discriminator_loss(real_out.logits, fake_out.logits)?;
         for class_logits in [real_out.class_logits, fake_out.class_logits] {
             if let Some(term) = self.class_term(class_logits, batch)? {
                 loss = loss.add(term);
@@ -341,12 +319,10 @@ where
         if let Some(regularizer) = &mut self.d_regularizer {
             loss = loss.add(regularizer(discriminator, batch, &fake)?);
         }
-        let values = Tensor::cat(vec![loss.clone().detach(), real_accuracy, fake_accuracy], 0)
-            .try_into_vec_as::<f32>()
-            .map_err(|err| CoreError::Device {
-                name: "discriminator loss read-back".into(),
-                reason: format!("{err:?}"),
-            })?;
+        let values = medgen_core::read_values::<f32, 1, _>(
+            Tensor::cat(vec![loss.clone().detach(), real_accuracy, fake_accuracy], 0),
+            "discriminator loss",
+        )?;
         let value = self
             .guard
             .check_loss(step, values[0])
@@ -355,11 +331,7 @@ where
         let discriminator = self.discriminator.take().ok_or_else(poisoned)?;
         let lr = self.config.lr_discriminator;
         self.discriminator = Some(self.opt_d.step(lr, discriminator, grads));
-        Ok(DiscriminatorStats {
-            loss: value,
-            real_accuracy: values[1],
-            fake_accuracy: values[2],
-        })
+        Ok(DiscriminatorStats { loss: value, real_accuracy: values[1], fake_accuracy: values[2] })
     }
 
     /// One generator update on `batch` (the discriminator is not changed), followed by the
@@ -406,25 +378,25 @@ where
     ) -> Result<Option<Tensor<1>>> {
         let weight = self.config.auxiliary_class_weight;
         match (class_logits, &batch.generator_condition.class) {
-            (Some(logits), Some(labels)) if weight > 0.0 => Ok(Some(
-                auxiliary_classifier_loss(logits, labels.clone())?.mul_scalar(weight),
-            )),
+            (Some(logits), Some(labels)) if weight > 0.0 => {
+                Ok(Some(auxiliary_classifier_loss(logits, labels.clone())?.mul_scalar(weight)))
+            }
             _ => Ok(None),
         }
     }
 
-    /// Measures generated features against real ones with the monitor at the current step
-    /// (see [`GanMonitor::observe_samples`]).
+    /// Checks the coverage and diversity of generated samples, measured by the caller at the
+    /// current step, with the monitor (see [`GanMonitor::observe_samples`]).
     ///
     /// # Errors
     /// Those of [`GanMonitor::observe_samples`].
     pub fn observe_samples(
         &mut self,
-        real: &[f64],
-        fake: &[f64],
-        dim: usize,
+        coverage: f64,
+        diversity: f64,
     ) -> Result<(SampleQuality, Vec<MonitorEvent>)> {
-        self.monitor.observe_samples(self.step, real, fake, dim)
+        let quality = SampleQuality { step: self.step, coverage, diversity };
+        Ok((quality, self.monitor.observe_samples(quality)?))
     }
 
     fn checkpoint_due(&self) -> bool {
@@ -447,10 +419,7 @@ where
         };
         let mut checkpoint = Checkpoint::new(self.step, &self.rng, &self.run_config)?
             .with_module(GENERATOR, self.generator.as_ref().ok_or_else(poisoned)?)?
-            .with_module(
-                DISCRIMINATOR,
-                self.discriminator.as_ref().ok_or_else(poisoned)?,
-            )?
+            .with_module(DISCRIMINATOR, self.discriminator.as_ref().ok_or_else(poisoned)?)?
             .with_optimizer(GENERATOR, &self.opt_g)?
             .with_optimizer(DISCRIMINATOR, &self.opt_d)?
             .with_metadata(&metadata)?;
@@ -473,25 +442,18 @@ where
 
     /// The generator being trained (on the autodiff device).
     pub fn generator(&self) -> &G {
-        self.generator
-            .as_ref()
-            .expect("the generator is only taken out during an update")
+        self.generator.as_ref().expect("the generator is only taken out during an update")
     }
 
     /// The discriminator being trained (on the autodiff device).
     pub fn discriminator(&self) -> &Dn {
-        self.discriminator
-            .as_ref()
-            .expect("the discriminator is only taken out during an update")
+        self.discriminator.as_ref().expect("the discriminator is only taken out during an update")
     }
 
     /// The generator to sample from: the EMA copy if the run keeps one, else the trained
     /// generator, off autodiff and in evaluation mode.
     pub fn inference_generator(&self) -> G {
-        self.ema
-            .as_ref()
-            .map(|ema| ema.model().clone())
-            .unwrap_or_else(|| self.generator().valid())
+        self.ema.as_ref().map(|ema| ema.model().clone()).unwrap_or_else(|| self.generator().valid())
     }
 
     /// The number of completed steps.
@@ -535,9 +497,7 @@ fn checked_output<Dn: Discriminator<D>, const I: usize, const D: usize>(
     let out = discriminator.discriminate(x, &batch.discriminator_condition)?;
     let dims = out.logits.dims();
     if dims[0] != n || dims[1] == 0 {
-        return Err(
-            CoreError::shape("discriminator logits", format!("[{n}, P ≥ 1]"), &dims).into(),
-        );
+        return Err(CoreError::shape("discriminator logits", format!("[{n}, P ≥ 1]"), &dims).into());
     }
     Ok(out)
 }
@@ -545,11 +505,9 @@ fn checked_output<Dn: Discriminator<D>, const I: usize, const D: usize>(
 /// Prefixes the quantity of a [`CoreError::Diverged`] with the network it belongs to.
 fn name_network(err: CoreError, network: &str) -> GanError {
     match err {
-        CoreError::Diverged { step, what } => CoreError::Diverged {
-            step,
-            what: format!("{network} {what}"),
+        CoreError::Diverged { step, what } => {
+            CoreError::Diverged { step, what: format!("{network} {what}") }.into()
         }
-        .into(),
         other => other.into(),
     }
 }
@@ -569,10 +527,7 @@ fn stored_config<C: Serialize + ?Sized>(
 }
 
 fn poisoned() -> CoreError {
-    CoreError::config(
-        "gan trainer",
-        "a network was lost by an earlier panic during an update",
-    )
+    CoreError::config("gan trainer", "a network was lost by an earlier panic during an update")
 }
 
 /// Fails unless the first float parameter of `module` lives on an autodiff device.

@@ -6,8 +6,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use medgen_core::device::testing_on_wgpu;
-use medgen_core::train::{Checkpoint, EmaConfig, checkpoint_file_name};
 use medgen_core::{Condition, CoreError, SeededRng, seeded_rng, test_device};
+use medgen_train::{Checkpoint, EmaConfig, checkpoint_file_name};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
@@ -54,10 +54,7 @@ impl Generator<2, 2> for Mlp {
 
 impl Discriminator<2> for Mlp {
     fn discriminate(&self, x: Tensor<2>, condition: &Condition<2>) -> Result<DiscriminatorOutput> {
-        Ok(DiscriminatorOutput {
-            logits: self.forward(x, condition),
-            class_logits: None,
-        })
+        Ok(DiscriminatorOutput { logits: self.forward(x, condition), class_logits: None })
     }
 }
 
@@ -82,10 +79,7 @@ struct Quadratic {
 impl Discriminator<2> for Quadratic {
     fn discriminate(&self, x: Tensor<2>, _condition: &Condition<2>) -> Result<DiscriminatorOutput> {
         let features = Tensor::cat(vec![x.clone(), x.square()], 1);
-        Ok(DiscriminatorOutput {
-            logits: self.linear.forward(features),
-            class_logits: None,
-        })
+        Ok(DiscriminatorOutput { logits: self.linear.forward(features), class_logits: None })
     }
 }
 
@@ -95,9 +89,7 @@ fn column(values: Vec<f32>, device: &Device) -> Tensor<2> {
 }
 
 fn normal(n: usize, mean: f32, std: f32, rng: &mut SeededRng) -> Vec<f32> {
-    (0..n)
-        .map(|_| mean + std * rng.sample::<f32, _>(StandardNormal))
-        .collect()
+    (0..n).map(|_| mean + std * rng.sample::<f32, _>(StandardNormal)).collect()
 }
 
 /// `p_data = N(0, 1)`, `p_g = N(1, 1)` fixed: training only D must reach
@@ -109,9 +101,7 @@ fn training_only_the_discriminator_recovers_the_optimal_discriminator() {
     }
     let device = test_device().autodiff();
     let config = GanTrainerConfig::new(1).with_lr_discriminator(0.01);
-    let discriminator = Quadratic {
-        linear: LinearConfig::new(2, 1).init(&device),
-    };
+    let discriminator = Quadratic { linear: LinearConfig::new(2, 1).init(&device) };
     let mut trainer = GanTrainer::new(
         &config,
         Shift { shift: 1.0 },
@@ -130,10 +120,7 @@ fn training_only_the_discriminator_recovers_the_optimal_discriminator() {
     let grid: Vec<f32> = (0..=20).map(|i| -2.0 + 0.25 * i as f32).collect();
     let d = trainer.discriminator().valid();
     let logits = d
-        .discriminate(
-            column(grid.clone(), &device.clone().inner()),
-            &Condition::none(),
-        )
+        .discriminate(column(grid.clone(), &device.clone().inner()), &Condition::none())
         .unwrap()
         .logits;
     let got = sigmoid(logits).try_into_vec_as::<f32>().unwrap();
@@ -141,10 +128,7 @@ fn training_only_the_discriminator_recovers_the_optimal_discriminator() {
     // moves D(x) by about 0.01 (measured: max error 0.0095 on this grid).
     for (x, d) in grid.iter().zip(&got) {
         let expected = 1.0 / (1.0 + (x - 0.5).exp());
-        assert!(
-            (d - expected).abs() < 0.025,
-            "D({x}) = {d}, D* = {expected}"
-        );
+        assert!((d - expected).abs() < 0.025, "D({x}) = {d}, D* = {expected}");
     }
 }
 
@@ -159,10 +143,7 @@ fn mixture_batch(n: usize, rng: &mut SeededRng, device: &Device) -> GanBatch<2, 
         .iter()
         .map(|&y| MODES[y as usize] + MODE_STD * rng.sample::<f32, _>(StandardNormal))
         .collect();
-    let z = Tensor::from_data(
-        TensorData::new(normal(2 * n, 0.0, 1.0, rng), [n, 2]),
-        device,
-    );
+    let z = Tensor::from_data(TensorData::new(normal(2 * n, 0.0, 1.0, rng), [n, 2]), device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device);
     GanBatch::new(column(real, device), z).with_condition(Condition::none().with_class(labels))
 }
@@ -173,9 +154,7 @@ fn a_conditional_gan_covers_every_mode_of_a_mixture() {
         return;
     }
     let device = test_device().autodiff();
-    let config = GanTrainerConfig::new(500)
-        .with_lr_generator(2e-3)
-        .with_lr_discriminator(2e-3);
+    let config = GanTrainerConfig::new(500).with_lr_generator(2e-3).with_lr_discriminator(2e-3);
     let mut trainer = GanTrainer::new(
         &config,
         Mlp::new(2, 32, 1, 3, &device),
@@ -186,34 +165,24 @@ fn a_conditional_gan_covers_every_mode_of_a_mixture() {
     )
     .unwrap();
     let dev = device.clone();
-    trainer
-        .fit(|_, rng| Ok(mixture_batch(64, rng, &dev)), |_, _| Ok(()))
-        .unwrap();
+    trainer.fit(|_, rng| Ok(mixture_batch(64, rng, &dev)), |_, _| Ok(())).unwrap();
     // Measured coverage: the fraction of each class's samples within 3σ of its mode.
     let generator = trainer.inference_generator();
     let inner = device.clone().inner();
     let mut rng = seeded_rng(2);
     for (class, &mode) in MODES.iter().enumerate() {
         let n = 300;
-        let z = Tensor::from_data(
-            TensorData::new(normal(2 * n, 0.0, 1.0, &mut rng), [n, 2]),
-            &inner,
-        );
+        let z =
+            Tensor::from_data(TensorData::new(normal(2 * n, 0.0, 1.0, &mut rng), [n, 2]), &inner);
         let labels = Tensor::<1, Int>::full([n], class as i64, &inner);
         let x = generator
             .generate(z, &Condition::none().with_class(labels))
             .unwrap()
             .try_into_vec_as::<f32>()
             .unwrap();
-        let near = x
-            .iter()
-            .filter(|v| (*v - mode).abs() < 3.0 * MODE_STD)
-            .count();
+        let near = x.iter().filter(|v| (*v - mode).abs() < 3.0 * MODE_STD).count();
         let fraction = near as f32 / n as f32;
-        assert!(
-            fraction > 0.8,
-            "class {class}: {fraction} of samples near mode {mode}"
-        );
+        assert!(fraction > 0.8, "class {class}: {fraction} of samples near mode {mode}");
     }
 }
 
@@ -240,13 +209,7 @@ fn a_nan_loss_stops_the_run_naming_the_step_and_network() {
     };
     trainer.step(data).unwrap();
     trainer.step(data).unwrap();
-    let before = trainer
-        .discriminator()
-        .out
-        .weight
-        .val()
-        .try_into_vec_as::<f32>()
-        .unwrap();
+    let before = trainer.discriminator().out.weight.val().try_into_vec_as::<f32>().unwrap();
     let err = trainer.step(data).unwrap_err();
     match &err {
         GanError::Core(CoreError::Diverged { step, what }) => {
@@ -256,13 +219,7 @@ fn a_nan_loss_stops_the_run_naming_the_step_and_network() {
         other => panic!("unexpected error {other}"),
     }
     assert!(err.to_string().contains("step 2"), "{err}");
-    let after = trainer
-        .discriminator()
-        .out
-        .weight
-        .val()
-        .try_into_vec_as::<f32>()
-        .unwrap();
+    let after = trainer.discriminator().out.weight.val().try_into_vec_as::<f32>().unwrap();
     assert_eq!(before, after, "the diverged update must not be applied");
     assert_eq!(trainer.current_step(), 2);
 }
@@ -287,55 +244,33 @@ fn resuming_from_a_checkpoint_repeats_the_next_steps_exactly() {
     let device = test_device().autodiff();
     let dir = tempfile::tempdir().unwrap();
     let build = |g: Mlp, d: Mlp| {
-        GanTrainer::new(
-            &resumable_config(),
-            g,
-            d,
-            GanLoss::Hinge,
-            seeded_rng(7),
-            &"resume",
-        )
-        .unwrap()
+        GanTrainer::new(&resumable_config(), g, d, GanLoss::Hinge, seeded_rng(7), &"resume")
+            .unwrap()
     };
     let fresh = || (Mlp::new(2, 8, 1, 0, &device), Mlp::new(1, 8, 1, 0, &device));
     let (g, d) = fresh();
     let mut full = build(g, d).with_checkpoints(dir.path()).unwrap();
     let dev = device.clone();
-    full.fit(|_, rng| Ok(gaussian_batch(rng, &dev)), |_, _| Ok(()))
-        .unwrap();
+    full.fit(|_, rng| Ok(gaussian_batch(rng, &dev)), |_, _| Ok(())).unwrap();
     let path = dir.path().join(checkpoint_file_name(2));
     let checkpoint = Checkpoint::read(&path).unwrap();
     let (g, d) = fresh();
-    let mut resumed = GanTrainer::resume(
-        &resumable_config(),
-        g,
-        d,
-        GanLoss::Hinge,
-        &checkpoint,
-        &"resume",
-    )
-    .unwrap();
+    let mut resumed =
+        GanTrainer::resume(&resumable_config(), g, d, GanLoss::Hinge, &checkpoint, &"resume")
+            .unwrap();
     assert_eq!(resumed.current_step(), 2);
-    resumed
-        .fit(|_, rng| Ok(gaussian_batch(rng, &dev)), |_, _| Ok(()))
-        .unwrap();
+    resumed.fit(|_, rng| Ok(gaussian_batch(rng, &dev)), |_, _| Ok(())).unwrap();
     assert_eq!(resumed.history(), full.history(), "the resumed run differs");
     let weights = |t: &GanTrainer<Mlp, Mlp, 2, 2>| {
         let ema = t.inference_generator().out.weight.val();
         let d = t.discriminator().out.weight.val();
-        (
-            ema.try_into_vec_as::<f32>().unwrap(),
-            d.try_into_vec_as::<f32>().unwrap(),
-        )
+        (ema.try_into_vec_as::<f32>().unwrap(), d.try_into_vec_as::<f32>().unwrap())
     };
     assert_eq!(weights(&resumed), weights(&full));
     // Another run configuration is refused.
     let (g, d) = fresh();
     let other = GanTrainer::resume(&resumable_config(), g, d, GanLoss::Hinge, &checkpoint, &"x");
-    assert!(matches!(
-        other,
-        Err(GanError::Core(CoreError::CheckpointMismatch { .. }))
-    ));
+    assert!(matches!(other, Err(GanError::Core(CoreError::CheckpointMismatch { .. }))));
 }
 
 #[test]
@@ -356,16 +291,10 @@ fn bad_batches_and_setups_are_typed_errors() {
     let mut rng = seeded_rng(0);
     let batch = gaussian_batch(&mut rng, &device);
     let err = trainer.discriminator_step(&batch).unwrap_err();
-    assert!(
-        matches!(err, GanError::Core(CoreError::ShapeMismatch { .. })),
-        "{err}"
-    );
+    assert!(matches!(err, GanError::Core(CoreError::ShapeMismatch { .. })), "{err}");
     // Zero-size and inconsistent batches.
     let mut trainer = build(Mlp::new(2, 4, 1, 0, &device)).unwrap();
-    let empty = GanBatch::new(
-        Tensor::<2>::zeros([0, 1], &device),
-        Tensor::zeros([0, 2], &device),
-    );
+    let empty = GanBatch::new(Tensor::<2>::zeros([0, 1], &device), Tensor::zeros([0, 2], &device));
     assert!(trainer.discriminator_step(&empty).is_err());
     let short = GanBatch::new(batch.real.clone(), batch.input.clone().narrow(0, 0, 4));
     assert!(trainer.generator_step(&short).is_err());
@@ -382,13 +311,7 @@ fn bad_batches_and_setups_are_typed_errors() {
     // A finished run refuses another step.
     let mut trainer = build(Mlp::new(2, 4, 1, 0, &device)).unwrap();
     let dev = device.clone();
-    trainer
-        .fit(|_, rng| Ok(gaussian_batch(rng, &dev)), |_, _| Ok(()))
-        .unwrap();
+    trainer.fit(|_, rng| Ok(gaussian_batch(rng, &dev)), |_, _| Ok(())).unwrap();
     assert_eq!(trainer.history().len(), 3);
-    assert!(
-        trainer
-            .step(|_, rng| Ok(gaussian_batch(rng, &dev)))
-            .is_err()
-    );
+    assert!(trainer.step(|_, rng| Ok(gaussian_batch(rng, &dev))).is_err());
 }

@@ -34,24 +34,14 @@ impl ClassificationCurve {
             .into());
         }
         if labels.is_empty() {
-            return Err(CoreError::Empty {
-                what: "labels".into(),
-            }
-            .into());
+            return Err(CoreError::Empty { what: "labels".into() }.into());
         }
         if !scores.iter().all(|s| s.is_finite()) {
-            return Err(CoreError::NonFinite {
-                what: "scores".into(),
-            }
-            .into());
+            return Err(CoreError::NonFinite { what: "scores".into() }.into());
         }
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&i, &j| scores[j].total_cmp(&scores[i]));
-        let mut curve = Self {
-            thresholds: Vec::new(),
-            tps: Vec::new(),
-            fps: Vec::new(),
-        };
+        let mut curve = Self { thresholds: Vec::new(), tps: Vec::new(), fps: Vec::new() };
         let (mut tp, mut fp) = (0.0, 0.0);
         for (k, &i) in order.iter().enumerate() {
             if labels[i] {
@@ -59,9 +49,7 @@ impl ClassificationCurve {
             } else {
                 fp += 1.0;
             }
-            let last_of_group = order
-                .get(k + 1)
-                .is_none_or(|&next| scores[next] != scores[i]);
+            let last_of_group = order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]);
             if last_of_group {
                 curve.thresholds.push(scores[i]);
                 curve.tps.push(tp);

@@ -25,17 +25,9 @@ pub fn precision_recall_curve(labels: &[bool], scores: &[f64]) -> Result<Precisi
     let curve = ClassificationCurve::new(labels, scores)?;
     let p = curve.positives();
     if p == 0.0 {
-        return Err(MetricsError::undefined(
-            "precision-recall curve",
-            "no positive labels",
-        ));
+        return Err(MetricsError::undefined("precision-recall curve", "no positive labels"));
     }
-    let precision = curve
-        .tps
-        .iter()
-        .zip(&curve.fps)
-        .rev()
-        .map(|(tp, fp)| tp / (tp + fp));
+    let precision = curve.tps.iter().zip(&curve.fps).rev().map(|(tp, fp)| tp / (tp + fp));
     let recall = curve.tps.iter().rev().map(|tp| tp / p);
     Ok(PrecisionRecallCurve {
         precision: precision.chain(std::iter::once(1.0)).collect(),
@@ -53,12 +45,7 @@ pub fn precision_recall_curve(labels: &[bool], scores: &[f64]) -> Result<Precisi
 /// As [`precision_recall_curve`].
 pub fn average_precision(labels: &[bool], scores: &[f64]) -> Result<f64> {
     let curve = precision_recall_curve(labels, scores)?;
-    Ok(curve
-        .recall
-        .windows(2)
-        .zip(&curve.precision)
-        .map(|(r, p)| (r[0] - r[1]) * p)
-        .sum())
+    Ok(curve.recall.windows(2).zip(&curve.precision).map(|(r, p)| (r[0] - r[1]) * p).sum())
 }
 
 #[cfg(test)]

@@ -49,17 +49,12 @@ pub fn roc_curve(labels: &[bool], scores: &[f64], drop_intermediate: bool) -> Re
             fps: pick(&curve.fps),
         };
     }
-    let with_origin = |v: &[f64], scale: f64| {
-        std::iter::once(0.0)
-            .chain(v.iter().map(|x| x / scale))
-            .collect()
-    };
+    let with_origin =
+        |v: &[f64], scale: f64| std::iter::once(0.0).chain(v.iter().map(|x| x / scale)).collect();
     Ok(RocCurve {
         fpr: with_origin(&curve.fps, n),
         tpr: with_origin(&curve.tps, p),
-        thresholds: std::iter::once(f64::INFINITY)
-            .chain(curve.thresholds)
-            .collect(),
+        thresholds: std::iter::once(f64::INFINITY).chain(curve.thresholds).collect(),
     })
 }
 
@@ -128,26 +123,14 @@ mod tests {
         assert_eq!(roc.fpr, vec![0.0, 0.0, 0.5, 0.5, 1.0]);
         assert_eq!(roc.tpr, vec![0.0, 0.5, 0.5, 1.0, 1.0]);
         assert_eq!(roc.thresholds, vec![f64::INFINITY, 0.8, 0.4, 0.35, 0.1]);
-        assert_eq!(
-            auroc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]).unwrap(),
-            0.75
-        );
+        assert_eq!(auroc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]).unwrap(), 0.75);
     }
 
     #[test]
     fn one_class_or_bad_scores_are_errors() {
-        assert!(matches!(
-            auroc(&[true, true], &[0.1, 0.2]),
-            Err(MetricsError::Undefined { .. })
-        ));
-        assert!(matches!(
-            auroc(&[true, false], &[0.1, f64::NAN]),
-            Err(MetricsError::Core(_))
-        ));
-        assert!(matches!(
-            auroc(&[true, false], &[0.1]),
-            Err(MetricsError::Core(_))
-        ));
+        assert!(matches!(auroc(&[true, true], &[0.1, 0.2]), Err(MetricsError::Undefined { .. })));
+        assert!(matches!(auroc(&[true, false], &[0.1, f64::NAN]), Err(MetricsError::Core(_))));
+        assert!(matches!(auroc(&[true, false], &[0.1]), Err(MetricsError::Core(_))));
         assert!(matches!(auroc(&[], &[]), Err(MetricsError::Core(_))));
     }
 }

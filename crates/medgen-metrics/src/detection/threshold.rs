@@ -29,10 +29,7 @@ pub fn best_dice_threshold(labels: &[bool], scores: &[f64]) -> Result<DiceThresh
             "the mask has no positive element",
         ));
     }
-    let mut best = DiceThreshold {
-        threshold: f64::INFINITY,
-        dice: 0.0,
-    };
+    let mut best = DiceThreshold { threshold: f64::INFINITY, dice: 0.0 };
     for ((&threshold, tp), fp) in curve.thresholds.iter().zip(&curve.tps).zip(&curve.fps) {
         let dice = 2.0 * tp / (tp + fp + p);
         if dice > best.dice {

@@ -69,10 +69,7 @@ fn per_item<const D: usize>(
 ) -> Result<Vec<f64>> {
     let (x, y, dims) = host_pair(a, b)?;
     let item: usize = dims[1..].iter().product();
-    x.chunks_exact(item)
-        .zip(y.chunks_exact(item))
-        .map(|(p, q)| metric(p, q))
-        .collect()
+    x.chunks_exact(item).zip(y.chunks_exact(item)).map(|(p, q)| metric(p, q)).collect()
 }
 
 /// The mean over channels of `metric` on every channel of every batch item.
@@ -86,10 +83,7 @@ fn per_channel_mean<const D: usize>(
     let spatial = &dims[2..];
     let plane: usize = spatial.iter().product();
     if plane == 0 {
-        return Err(CoreError::Empty {
-            what: format!("images {dims:?}"),
-        }
-        .into());
+        return Err(CoreError::Empty { what: format!("images {dims:?}") }.into());
     }
     x.chunks_exact(plane * channels)
         .zip(y.chunks_exact(plane * channels))
@@ -119,10 +113,8 @@ mod tests {
         let b: Vec<f32> = (0..len).map(|i| ((i * 7) % 31) as f32 / 31.0).collect();
         let ta = Tensor::<4>::from_data(TensorData::new(a.clone(), [n, c, h, w]), &device);
         let tb = Tensor::<4>::from_data(TensorData::new(b.clone(), [n, c, h, w]), &device);
-        let (a, b): (Vec<f64>, Vec<f64>) = (
-            a.iter().map(|&v| v as f64).collect(),
-            b.iter().map(|&v| v as f64).collect(),
-        );
+        let (a, b): (Vec<f64>, Vec<f64>) =
+            (a.iter().map(|&v| v as f64).collect(), b.iter().map(|&v| v as f64).collect());
         let config = SsimConfig::uniform(1.0).with_win_size(3);
         let values = ssim_batch(ta.clone(), tb.clone(), &config).unwrap();
         let item = c * h * w;

@@ -44,11 +44,7 @@ pub fn ms_ssim(a: &[f64], b: &[f64], shape: &[usize], config: &SsimConfig) -> Re
     let mut result = 1.0;
     for (level, weight) in MS_SSIM_WEIGHTS.iter().enumerate() {
         let parts = ssim_parts_unchecked(&x, &y, &dims, &kernel, config);
-        let term = if level + 1 == levels {
-            parts.ssim
-        } else {
-            parts.contrast_structure
-        };
+        let term = if level + 1 == levels { parts.ssim } else { parts.contrast_structure };
         result *= term.max(0.0).powf(*weight);
         if level + 1 < levels {
             let (next, next_dims) = downsample(&x, &dims);
@@ -92,10 +88,7 @@ mod tests {
         let values: Vec<f64> = (0..15).map(f64::from).collect();
         let (out, shape) = downsample(&values, &[3, 5]);
         assert_eq!(shape, vec![1, 2]);
-        assert_eq!(
-            out,
-            vec![(0.0 + 1.0 + 5.0 + 6.0) / 4.0, (2.0 + 3.0 + 7.0 + 8.0) / 4.0]
-        );
+        assert_eq!(out, vec![(0.0 + 1.0 + 5.0 + 6.0) / 4.0, (2.0 + 3.0 + 7.0 + 8.0) / 4.0]);
     }
 
     #[test]
@@ -103,14 +96,9 @@ mod tests {
         // Uniform 3-tap window: the coarsest of 5 scales of 48 × 48 is 3 × 3.
         let config = SsimConfig::uniform(1.0).with_win_size(3);
         let n = 48;
-        let a: Vec<f64> = (0..n * n)
-            .map(|i| ((i * 37) % 101) as f64 / 101.0)
-            .collect();
-        let b: Vec<f64> = a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| 0.8 * v + 0.1 * ((i % 7) as f64 / 7.0))
-            .collect();
+        let a: Vec<f64> = (0..n * n).map(|i| ((i * 37) % 101) as f64 / 101.0).collect();
+        let b: Vec<f64> =
+            a.iter().enumerate().map(|(i, v)| 0.8 * v + 0.1 * ((i % 7) as f64 / 7.0)).collect();
         let value = ms_ssim(&a, &b, &[n, n], &config).unwrap();
         assert!((ms_ssim(&a, &a, &[n, n], &config).unwrap() - 1.0).abs() < 1e-12);
         // Recompute independently: SSIM at the coarsest scale and cs from the definition.

@@ -8,20 +8,14 @@ use crate::error::Result;
 pub(crate) fn check_pair(a: &[f64], b: &[f64]) -> Result<()> {
     if a.len() != b.len() {
         return Err(
-            CoreError::shape("second image", format!("{} values", a.len()), &[b.len()]).into(),
+            CoreError::shape("second image", format!("{} values", a.len()), &[b.len()]).into()
         );
     }
     if a.is_empty() {
-        return Err(CoreError::Empty {
-            what: "image".into(),
-        }
-        .into());
+        return Err(CoreError::Empty { what: "image".into() }.into());
     }
     if !a.iter().chain(b).all(|v| v.is_finite()) {
-        return Err(CoreError::NonFinite {
-            what: "image".into(),
-        }
-        .into());
+        return Err(CoreError::NonFinite { what: "image".into() }.into());
     }
     Ok(())
 }
@@ -47,10 +41,7 @@ pub(crate) fn check_data_range(data_range: f64) -> Result<()> {
     if data_range.is_finite() && data_range > 0.0 {
         Ok(())
     } else {
-        Err(CoreError::config(
-            "data_range",
-            format!("must be finite and > 0, got {data_range}"),
-        )
-        .into())
+        Err(CoreError::config("data_range", format!("must be finite and > 0, got {data_range}"))
+            .into())
     }
 }

@@ -62,9 +62,7 @@ mod tests {
     #[test]
     fn matches_a_direct_two_dimensional_correlation() {
         let shape = [4, 5];
-        let input: Vec<f64> = (0..20)
-            .map(|i| ((i * 7) % 5) as f64 + 0.1 * i as f64)
-            .collect();
+        let input: Vec<f64> = (0..20).map(|i| ((i * 7) % 5) as f64 + 0.1 * i as f64).collect();
         let w = [0.2, 0.5, 0.3];
         let (out, out_shape) = filter_valid(&input, &shape, &w);
         assert_eq!(out_shape, vec![2, 3]);

@@ -49,9 +49,7 @@ impl SsimConfig {
 
     /// scikit-image's default uniform 7 × 7 window with sample covariance.
     pub fn uniform(data_range: f64) -> Self {
-        Self::new(data_range)
-            .with_window(SsimWindow::Uniform)
-            .with_sample_covariance(true)
+        Self::new(data_range).with_window(SsimWindow::Uniform).with_sample_covariance(true)
     }
 
     /// The 1-D window weights after validation.
@@ -60,7 +58,7 @@ impl SsimConfig {
         for (name, k) in [("k1", self.k1), ("k2", self.k2)] {
             if !(k.is_finite() && k > 0.0) {
                 return Err(
-                    CoreError::config(name, format!("must be finite and > 0, got {k}")).into(),
+                    CoreError::config(name, format!("must be finite and > 0, got {k}")).into()
                 );
             }
         }
@@ -139,10 +137,7 @@ pub(crate) fn ssim_parts(
     if let Some(side) = shape.iter().find(|&&s| s < kernel.len()) {
         return Err(CoreError::config(
             "window",
-            format!(
-                "the {}-sample window does not fit an image side of {side}",
-                kernel.len()
-            ),
+            format!("the {}-sample window does not fit an image side of {side}", kernel.len()),
         )
         .into());
     }
@@ -183,11 +178,7 @@ pub(crate) fn ssim_parts_unchecked(
 ) -> SsimParts {
     let window_size = kernel.len().pow(shape.len() as u32) as f64;
     let constants = SsimConstants {
-        cov_norm: if config.sample_covariance {
-            window_size / (window_size - 1.0)
-        } else {
-            1.0
-        },
+        cov_norm: if config.sample_covariance { window_size / (window_size - 1.0) } else { 1.0 },
         c1: (config.k1 * config.data_range).powi(2),
         c2: (config.k2 * config.data_range).powi(2),
     };
@@ -195,10 +186,7 @@ pub(crate) fn ssim_parts_unchecked(
         [rows, cols] => ssim_sums_2d(a, b, rows, cols, kernel, &constants),
         _ => ssim_sums_from_maps(a, b, shape, kernel, &constants),
     };
-    SsimParts {
-        ssim: ssim_sum / count as f64,
-        contrast_structure: cs_sum / count as f64,
-    }
+    SsimParts { ssim: ssim_sum / count as f64, contrast_structure: cs_sum / count as f64 }
 }
 
 /// Sums of the SSIM and cs maps and their size, from five full filtered moment maps (any
@@ -234,12 +222,7 @@ fn local_moments(a: &[f64], b: &[f64], shape: &[usize], kernel: &[f64]) -> [Vec<
         std::thread::scope(|scope| {
             let helper = scope.spawn(second);
             let mine = first();
-            (
-                mine,
-                helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            )
+            (mine, helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         })
     } else {
         (first(), second())
@@ -260,10 +243,7 @@ mod tests {
             let (a, b) = (floats(&case["a"]), floats(&case["b"]));
             let gaussian = ssim(&a, &b, &shape, &SsimConfig::gaussian(1.0)).unwrap();
             let expected = case["ssim_gaussian_sigma1.5"].as_f64().unwrap();
-            assert!(
-                (gaussian - expected).abs() < 1e-6,
-                "{gaussian} vs {expected}"
-            );
+            assert!((gaussian - expected).abs() < 1e-6, "{gaussian} vs {expected}");
             let uniform = ssim(&a, &b, &shape, &SsimConfig::uniform(1.0)).unwrap();
             let expected = case["ssim_uniform_win7"].as_f64().unwrap();
             assert!((uniform - expected).abs() < 1e-6, "{uniform} vs {expected}");
@@ -309,12 +289,8 @@ mod tests {
     #[test]
     fn three_dimensional_ssim_matches_direct_window_sums() {
         let shape = [4, 6, 7];
-        let a: Vec<f64> = (0..4 * 6 * 7)
-            .map(|i| ((i * 31) % 17) as f64 / 17.0)
-            .collect();
-        let b: Vec<f64> = (0..4 * 6 * 7)
-            .map(|i| ((i * 13) % 19) as f64 / 19.0)
-            .collect();
+        let a: Vec<f64> = (0..4 * 6 * 7).map(|i| ((i * 31) % 17) as f64 / 17.0).collect();
+        let b: Vec<f64> = (0..4 * 6 * 7).map(|i| ((i * 13) % 19) as f64 / 19.0).collect();
         let config = SsimConfig::uniform(1.0).with_win_size(3);
         let value = ssim(&a, &b, &shape, &config).unwrap();
         let expected = naive_uniform_ssim_3d(&a, &b, shape, 3);
@@ -326,9 +302,7 @@ mod tests {
     fn fused_two_dimensional_pass_equals_the_moment_maps() {
         // Large enough for the two-thread split of both routes.
         let (rows, cols) = (263, 257);
-        let a: Vec<f64> = (0..rows * cols)
-            .map(|i| ((i * 7919) % 1009) as f64 / 1009.0)
-            .collect();
+        let a: Vec<f64> = (0..rows * cols).map(|i| ((i * 7919) % 1009) as f64 / 1009.0).collect();
         let b: Vec<f64> = a
             .iter()
             .enumerate()
@@ -336,22 +310,12 @@ mod tests {
             .collect();
         for config in [SsimConfig::gaussian(1.0), SsimConfig::uniform(1.0)] {
             let kernel = config.kernel().unwrap();
-            let constants = SsimConstants {
-                cov_norm: 1.3,
-                c1: 1e-4,
-                c2: 9e-4,
-            };
+            let constants = SsimConstants { cov_norm: 1.3, c1: 1e-4, c2: 9e-4 };
             let fused = ssim_sums_2d(&a, &b, rows, cols, &kernel, &constants);
             let maps = ssim_sums_from_maps(&a, &b, &[rows, cols], &kernel, &constants);
             assert_eq!(fused.2, maps.2);
-            assert!(
-                (fused.0 - maps.0).abs() <= 1e-9 * maps.0.abs(),
-                "{fused:?} {maps:?}"
-            );
-            assert!(
-                (fused.1 - maps.1).abs() <= 1e-9 * maps.1.abs(),
-                "{fused:?} {maps:?}"
-            );
+            assert!((fused.0 - maps.0).abs() <= 1e-9 * maps.0.abs(), "{fused:?} {maps:?}");
+            assert!((fused.1 - maps.1).abs() <= 1e-9 * maps.1.abs(), "{fused:?} {maps:?}");
         }
     }
 
@@ -380,12 +344,7 @@ mod tests {
             Err(crate::MetricsError::Core(CoreError::InvalidConfig { .. }))
         ));
         assert!(matches!(
-            ssim(
-                &a,
-                &a,
-                &[10, 10],
-                &SsimConfig::uniform(1.0).with_win_size(4)
-            ),
+            ssim(&a, &a, &[10, 10], &SsimConfig::uniform(1.0).with_win_size(4)),
             Err(crate::MetricsError::Core(CoreError::InvalidConfig { .. }))
         ));
         assert!(matches!(

@@ -40,9 +40,7 @@ pub(crate) fn ssim_sums_2d(
         std::thread::scope(|scope| {
             let helper = scope.spawn(|| pass(middle..out_rows));
             let (s0, c0) = pass(0..middle);
-            let (s1, c1) = helper
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (s1, c1) = helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (s0 + s1, c0 + c1)
         })
     } else {

@@ -18,9 +18,8 @@ pub enum SsimWindow {
 /// `w_x ∝ exp(−x²/(2σ²))` for `x = −r..=r`, normalised to sum 1.
 pub(crate) fn gaussian_kernel(sigma: f64, truncate: f64) -> Vec<f64> {
     let radius = (truncate * sigma + 0.5).floor() as i64;
-    let raw: Vec<f64> = (-radius..=radius)
-        .map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp())
-        .collect();
+    let raw: Vec<f64> =
+        (-radius..=radius).map(|x| (-0.5 * (x * x) as f64 / (sigma * sigma)).exp()).collect();
     let total: f64 = raw.iter().sum();
     raw.into_iter().map(|w| w / total).collect()
 }

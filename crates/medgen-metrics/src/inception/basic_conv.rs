@@ -41,9 +41,7 @@ impl BasicConv2d {
             .with_padding(PaddingConfig2d::Explicit(ph, pw, ph, pw))
             .with_bias(false)
             .init(device);
-        let bn = BatchNormConfig::new(channels[1])
-            .with_epsilon(BATCH_NORM_EPSILON)
-            .init(device);
+        let bn = BatchNormConfig::new(channels[1]).with_epsilon(BATCH_NORM_EPSILON).init(device);
         Self { conv, bn }
     }
 

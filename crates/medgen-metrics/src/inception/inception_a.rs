@@ -42,13 +42,10 @@ impl InceptionA {
     /// `[N, C_in, H, W]` → `[N, 224 + pool_features, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let b1 = self.branch1x1.forward(x.clone());
-        let b5 = self
-            .branch5x5_2
-            .forward(self.branch5x5_1.forward(x.clone()));
-        let b3 = self.branch3x3dbl_3.forward(
-            self.branch3x3dbl_2
-                .forward(self.branch3x3dbl_1.forward(x.clone())),
-        );
+        let b5 = self.branch5x5_2.forward(self.branch5x5_1.forward(x.clone()));
+        let b3 = self
+            .branch3x3dbl_3
+            .forward(self.branch3x3dbl_2.forward(self.branch3x3dbl_1.forward(x.clone())));
         let pool = self.branch_pool.forward(tf_avg_pool_3x3(x));
         Tensor::cat(vec![b1, b5, b3, pool], 1)
     }

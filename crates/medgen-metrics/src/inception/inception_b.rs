@@ -34,10 +34,9 @@ impl InceptionB {
     /// `[N, C_in, H, W]` → `[N, 480 + C_in, ⌊(H − 3)/2⌋ + 1, ⌊(W − 3)/2⌋ + 1]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let b3 = self.branch3x3.forward(x.clone());
-        let dbl = self.branch3x3dbl_3.forward(
-            self.branch3x3dbl_2
-                .forward(self.branch3x3dbl_1.forward(x.clone())),
-        );
+        let dbl = self
+            .branch3x3dbl_3
+            .forward(self.branch3x3dbl_2.forward(self.branch3x3dbl_1.forward(x.clone())));
         Tensor::cat(vec![b3, dbl, max_pool_3x3_stride2(x)], 1)
     }
 }

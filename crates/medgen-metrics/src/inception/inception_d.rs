@@ -38,17 +38,11 @@ impl InceptionD {
 
     /// `[N, C_in, H, W]` → `[N, 512 + C_in, ⌊(H − 3)/2⌋ + 1, ⌊(W − 3)/2⌋ + 1]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let b3 = self
-            .branch3x3_2
-            .forward(self.branch3x3_1.forward(x.clone()));
-        let b7 = [
-            &self.branch7x7x3_1,
-            &self.branch7x7x3_2,
-            &self.branch7x7x3_3,
-            &self.branch7x7x3_4,
-        ]
-        .iter()
-        .fold(x.clone(), |h, unit| unit.forward(h));
+        let b3 = self.branch3x3_2.forward(self.branch3x3_1.forward(x.clone()));
+        let b7 =
+            [&self.branch7x7x3_1, &self.branch7x7x3_2, &self.branch7x7x3_3, &self.branch7x7x3_4]
+                .iter()
+                .fold(x.clone(), |h, unit| unit.forward(h));
         Tensor::cat(vec![b3, b7, max_pool_3x3_stride2(x)], 1)
     }
 }

@@ -54,14 +54,8 @@ impl InceptionE {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let b1 = self.branch1x1.forward(x.clone());
         let h = self.branch3x3_1.forward(x.clone());
-        let g = self
-            .branch3x3dbl_2
-            .forward(self.branch3x3dbl_1.forward(x.clone()));
-        let pooled = if self.max_pool {
-            max_pool_3x3_same(x)
-        } else {
-            tf_avg_pool_3x3(x)
-        };
+        let g = self.branch3x3dbl_2.forward(self.branch3x3dbl_1.forward(x.clone()));
+        let pooled = if self.max_pool { max_pool_3x3_same(x) } else { tf_avg_pool_3x3(x) };
         Tensor::cat(
             vec![
                 b1,

@@ -67,10 +67,7 @@ impl InceptionV3Config {
         if !FID_FEATURE_DIMS.contains(&self.feature_dim) {
             return Err(CoreError::config(
                 "feature_dim",
-                format!(
-                    "must be one of {FID_FEATURE_DIMS:?}, got {}",
-                    self.feature_dim
-                ),
+                format!("must be one of {FID_FEATURE_DIMS:?}, got {}", self.feature_dim),
             )
             .into());
         }
@@ -191,22 +188,12 @@ impl InceptionV3 {
     pub fn preprocess(&self, images: Tensor<4>) -> medgen_core::Result<Tensor<4>> {
         let [n, c, h, w] = images.dims();
         if n == 0 || h == 0 || w == 0 {
-            return Err(CoreError::Empty {
-                what: format!("Inception input {:?}", images.dims()),
-            });
+            return Err(CoreError::Empty { what: format!("Inception input {:?}", images.dims()) });
         }
         if c != 1 && c != 3 {
-            return Err(CoreError::shape(
-                "Inception input",
-                "[N, 1 or 3, H, W]",
-                &images.dims(),
-            ));
+            return Err(CoreError::shape("Inception input", "[N, 1 or 3, H, W]", &images.dims()));
         }
-        let x = if c == 1 {
-            images.repeat_dim(1, 3)
-        } else {
-            images
-        };
+        let x = if c == 1 { images.repeat_dim(1, 3) } else { images };
         let size = self.input_size;
         let x = if self.resize_input && (h != size || w != size) {
             interpolate(
@@ -226,31 +213,21 @@ impl InceptionV3 {
                 &x.dims(),
             ));
         }
-        Ok(if self.normalize_input {
-            x.mul_scalar(2.0).sub_scalar(1.0)
-        } else {
-            x
-        })
+        Ok(if self.normalize_input { x.mul_scalar(2.0).sub_scalar(1.0) } else { x })
     }
 
     /// The outputs of blocks `0..=last` (see [`InceptionV3`]) for a preprocessed batch
     /// `[N, 3, H, W]`; block 3 ends with the global average pooling (`[N, 2048, 1, 1]`).
     pub fn forward_blocks(&self, x: Tensor<4>, last: usize) -> Vec<Tensor<4>> {
         let mut outputs = Vec::with_capacity(last + 1);
-        let x = [
-            &self.Conv2d_1a_3x3,
-            &self.Conv2d_2a_3x3,
-            &self.Conv2d_2b_3x3,
-        ]
-        .iter()
-        .fold(x, |h, unit| unit.forward(h));
+        let x = [&self.Conv2d_1a_3x3, &self.Conv2d_2a_3x3, &self.Conv2d_2b_3x3]
+            .iter()
+            .fold(x, |h, unit| unit.forward(h));
         outputs.push(max_pool_3x3_stride2(x));
         if last == 0 {
             return outputs;
         }
-        let x = self
-            .Conv2d_4a_3x3
-            .forward(self.Conv2d_3b_1x1.forward(outputs[0].clone()));
+        let x = self.Conv2d_4a_3x3.forward(self.Conv2d_3b_1x1.forward(outputs[0].clone()));
         outputs.push(max_pool_3x3_stride2(x));
         if last == 1 {
             return outputs;
@@ -260,12 +237,7 @@ impl InceptionV3 {
             x = block.forward(x);
         }
         x = self.Mixed_6a.forward(x);
-        for block in [
-            &self.Mixed_6b,
-            &self.Mixed_6c,
-            &self.Mixed_6d,
-            &self.Mixed_6e,
-        ] {
+        for block in [&self.Mixed_6b, &self.Mixed_6c, &self.Mixed_6d, &self.Mixed_6e] {
             x = block.forward(x);
         }
         outputs.push(x.clone());

@@ -21,12 +21,7 @@ pub fn tf_avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
 /// `3 × 3` max pooling, stride 1, padding 1 (padding never wins): `[N, C, H, W]` →
 /// `[N, C, H, W]`. The pool branch of the last FID block (`FIDInceptionE_2`).
 pub fn max_pool_3x3_same(x: Tensor<4>) -> Tensor<4> {
-    max_pool2d(
-        x,
-        MaxPoolOptions::new([3, 3])
-            .with_stride([1, 1])
-            .with_padding([1, 1]),
-    )
+    max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([1, 1]).with_padding([1, 1]))
 }
 
 /// `3 × 3` max pooling, stride 2, no padding: `[N, C, H, W]` →

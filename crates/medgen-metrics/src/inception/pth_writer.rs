@@ -67,9 +67,8 @@ fn pickle(tensors: &[PthTensor]) -> Vec<u8> {
         out.extend_from_slice(b"tQ");
         int(&mut out, 0);
         int_tuple(&mut out, &t.shape);
-        let strides: Vec<usize> = (0..t.shape.len())
-            .map(|k| t.shape[k + 1..].iter().product())
-            .collect();
+        let strides: Vec<usize> =
+            (0..t.shape.len()).map(|k| t.shape[k + 1..].iter().product()).collect();
         int_tuple(&mut out, &strides);
         out.push(0x89);
         empty_ordered_dict(&mut out);

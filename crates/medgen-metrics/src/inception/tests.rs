@@ -15,10 +15,8 @@ use crate::{FrechetOptions, fid};
 
 /// `(key, shape)` of the PyTorch state dict, from `tests/fixtures/`.
 fn expected_state_dict() -> Vec<(String, Vec<usize>)> {
-    let path = format!(
-        "{}/tests/fixtures/inception_state_dict_keys.txt",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path =
+        format!("{}/tests/fixtures/inception_state_dict_keys.txt", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .map(|line| {
@@ -39,11 +37,8 @@ fn pytorch_name_and_shape(name: &str, shape: &[usize]) -> (String, Vec<usize>) {
     } else {
         name.to_string()
     };
-    let shape = if key == "fc.weight" {
-        shape.iter().rev().copied().collect()
-    } else {
-        shape.to_vec()
-    };
+    let shape =
+        if key == "fc.weight" { shape.iter().rev().copied().collect() } else { shape.to_vec() };
     (key, shape)
 }
 
@@ -65,10 +60,7 @@ fn parameter_paths_and_shapes_match_the_pytorch_state_dict() {
     expected.sort();
     assert_eq!(actual, expected);
     // Burn counts the batch-norm running statistics as parameters too.
-    let numel: usize = expected
-        .iter()
-        .map(|(_, s)| s.iter().product::<usize>())
-        .sum();
+    let numel: usize = expected.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
     assert_eq!(net.num_params(), numel);
 }
 
@@ -84,15 +76,7 @@ fn blocks_and_features_have_pytorch_fid_shapes() {
     let x = Tensor::<4>::random([2, 3, 75, 75], Distribution::Default, &device);
     let blocks = net.forward_blocks(net.preprocess(x.clone()).unwrap(), 3);
     let shapes: Vec<[usize; 4]> = blocks.iter().map(|b| b.dims()).collect();
-    assert_eq!(
-        shapes,
-        [
-            [2, 64, 17, 17],
-            [2, 192, 7, 7],
-            [2, 768, 3, 3],
-            [2, 2048, 1, 1]
-        ]
-    );
+    assert_eq!(shapes, [[2, 64, 17, 17], [2, 192, 7, 7], [2, 768, 3, 3], [2, 2048, 1, 1]]);
     let features = net.features(x.clone()).unwrap();
     assert_eq!(features.dims(), [2, 2048]);
     let pooled = blocks[3].clone().reshape([2, 2048]);
@@ -117,9 +101,8 @@ fn preprocessing_resizes_with_half_pixel_centres_and_maps_to_minus_one_one() {
     // sample points of `align_corners = False`: 150 → 75 samples at r = 2i + 0.5.
     let net = network(&InceptionV3Config::new().with_input_size(75));
     let n = 150;
-    let ramp: Vec<f32> = (0..n * n)
-        .map(|k| ((k / n) as f32 + 3.0 * (k % n) as f32) / 600.0)
-        .collect();
+    let ramp: Vec<f32> =
+        (0..n * n).map(|k| ((k / n) as f32 + 3.0 * (k % n) as f32) / 600.0).collect();
     let x = Tensor::<4>::from_data(TensorData::new(ramp, [1, 1, n, n]), &test_device());
     let y = net.preprocess(x).unwrap();
     assert_eq!(y.dims(), [1, 3, 75, 75]);
@@ -130,10 +113,7 @@ fn preprocessing_resizes_with_half_pixel_centres_and_maps_to_minus_one_one() {
                 let (r, s) = (2.0 * i as f32 + 0.5, 2.0 * j as f32 + 0.5);
                 let expected = 2.0 * (r + 3.0 * s) / 600.0 - 1.0;
                 let got = values[c * 75 * 75 + i * 75 + j];
-                assert!(
-                    (got - expected).abs() < 1e-5,
-                    "({i}, {j}): {got} vs {expected}"
-                );
+                assert!((got - expected).abs() < 1e-5, "({i}, {j}): {got} vs {expected}");
             }
         }
     }
@@ -152,10 +132,7 @@ fn fid_pooling_excludes_padding_and_the_last_block_max_pools() {
     assert!((avg[1] - 3.5).abs() < 1e-6);
     assert!((avg[4] - 5.0).abs() < 1e-6);
     let max = max_pool_3x3_same(x.clone()).into_data().convert::<f32>();
-    assert_eq!(
-        max.as_slice::<f32>().unwrap(),
-        &[5., 6., 6., 8., 9., 9., 8., 9., 9.]
-    );
+    assert_eq!(max.as_slice::<f32>().unwrap(), &[5., 6., 6., 8., 9., 9., 8., 9., 9.]);
     assert_eq!(max_pool_3x3_stride2(x).dims(), [1, 1, 1, 1]);
 }
 
@@ -165,11 +142,7 @@ fn fid_runs_on_the_network() {
         return;
     }
     let device = test_device();
-    let net = network(
-        &InceptionV3Config::new()
-            .with_feature_dim(64)
-            .with_resize_input(false),
-    );
+    let net = network(&InceptionV3Config::new().with_feature_dim(64).with_resize_input(false));
     let real = Tensor::<4>::random([3, 3, 75, 75], Distribution::Default, &device);
     let fake = Tensor::<4>::random([3, 3, 75, 75], Distribution::Uniform(0.5, 1.0), &device);
     let same = fid(&net, real.clone(), real.clone(), 2, &FrechetOptions::new()).unwrap();
@@ -190,17 +163,9 @@ fn state_dict_of(net: &InceptionV3, skip: &[&str]) -> Vec<PthTensor> {
                 return None;
             }
             let bytes = t.to_bytes().unwrap().to_vec();
-            let bytes = if key == "fc.weight" {
-                transpose_f32(&bytes, shape[1], shape[0])
-            } else {
-                bytes
-            };
-            Some(PthTensor {
-                key,
-                shape,
-                storage: "FloatStorage",
-                bytes,
-            })
+            let bytes =
+                if key == "fc.weight" { transpose_f32(&bytes, shape[1], shape[0]) } else { bytes };
+            Some(PthTensor { key, shape, storage: "FloatStorage", bytes })
         })
         .collect();
     tensors.push(PthTensor {
@@ -273,17 +238,10 @@ fn invalid_configs_and_inputs_are_typed_errors() {
     let two_channels = Tensor::<4>::zeros([1, 2, 80, 80], &device);
     let small = Tensor::<4>::zeros([1, 3, 74, 80], &device);
     let empty = Tensor::<4>::zeros([0, 3, 80, 80], &device);
-    for (x, what) in [
-        (two_channels, "channels"),
-        (small, "size"),
-        (empty, "empty"),
-    ] {
+    for (x, what) in [(two_channels, "channels"), (small, "size"), (empty, "empty")] {
         let result = net.features(x);
         assert!(
-            matches!(
-                result,
-                Err(CoreError::ShapeMismatch { .. } | CoreError::Empty { .. })
-            ),
+            matches!(result, Err(CoreError::ShapeMismatch { .. } | CoreError::Empty { .. })),
             "{what}: {result:?}"
         );
     }

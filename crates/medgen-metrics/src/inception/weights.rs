@@ -26,11 +26,10 @@ impl InceptionV3 {
     pub fn load_pytorch_weights(mut self, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let mut store = PytorchStore::from_file(path);
-        self.load_from(&mut store)
-            .map_err(|e| MetricsError::Weights {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        self.load_from(&mut store).map_err(|e| MetricsError::Weights {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(self)
     }
 }

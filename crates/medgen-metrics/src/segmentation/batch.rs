@@ -7,7 +7,7 @@ use medgen_core::check::{ensure_batch, ensure_shape};
 
 use super::overlap::{dice, iou};
 use super::surface::{SurfaceDistanceConfig, SurfaceDistances, surface_distances};
-use crate::error::{MetricsError, Result};
+use crate::error::Result;
 use crate::features::tensor_to_host;
 
 /// [`dice`] of every batch item (all channels together) of two binary mask tensors of the
@@ -16,24 +16,18 @@ use crate::features::tensor_to_host;
 ///
 /// # Errors
 /// [`CoreError::InvalidRank`] / [`CoreError::ShapeMismatch`] for other ranks or different
-/// shapes, [`MetricsError::NonBinaryMask`] for a value other than 0 or 1.
+/// shapes, [`CoreError::NonBinaryMask`](medgen_core::CoreError::NonBinaryMask) for a value other than 0 or 1.
 pub fn dice_batch<const D: usize>(prediction: Tensor<D>, reference: Tensor<D>) -> Result<Vec<f64>> {
     let (p, r, dims) = host_masks(prediction, reference)?;
     let item: usize = dims[1..].iter().product();
-    p.chunks_exact(item)
-        .zip(r.chunks_exact(item))
-        .map(|(a, b)| dice(a, b))
-        .collect()
+    p.chunks_exact(item).zip(r.chunks_exact(item)).map(|(a, b)| dice(a, b)).collect()
 }
 
 /// [`iou`] of every batch item; shapes and errors as [`dice_batch`].
 pub fn iou_batch<const D: usize>(prediction: Tensor<D>, reference: Tensor<D>) -> Result<Vec<f64>> {
     let (p, r, dims) = host_masks(prediction, reference)?;
     let item: usize = dims[1..].iter().product();
-    p.chunks_exact(item)
-        .zip(r.chunks_exact(item))
-        .map(|(a, b)| iou(a, b))
-        .collect()
+    p.chunks_exact(item).zip(r.chunks_exact(item)).map(|(a, b)| iou(a, b)).collect()
 }
 
 /// [`surface_distances`] of every batch item of single-channel masks `[N, 1, H, W]` or
@@ -42,7 +36,7 @@ pub fn iou_batch<const D: usize>(prediction: Tensor<D>, reference: Tensor<D>) ->
 ///
 /// # Errors
 /// As [`dice_batch`], [`CoreError::ShapeMismatch`] for more than one channel, and the errors
-/// of [`surface_distances`] (e.g. [`MetricsError::Undefined`] for an empty mask).
+/// of [`surface_distances`] (e.g. [`MetricsError::Undefined`](crate::MetricsError::Undefined) for an empty mask).
 pub fn surface_distances_batch<const D: usize>(
     prediction: Tensor<D>,
     reference: Tensor<D>,
@@ -68,14 +62,10 @@ fn host_masks<const D: usize>(
     ensure_batch(&a, "prediction")?;
     let dims = a.dims();
     ensure_shape(&b.dims(), &dims, "reference")?;
-    Ok((
-        binary(tensor_to_host(a)?, "prediction")?,
-        binary(tensor_to_host(b)?, "reference")?,
-        dims,
-    ))
+    Ok((binary(tensor_to_host(a)?, "prediction")?, binary(tensor_to_host(b)?, "reference")?, dims))
 }
 
-/// `values` as booleans, or [`MetricsError::NonBinaryMask`] at the first value not 0 or 1.
+/// `values` as booleans, or [`CoreError::NonBinaryMask`](medgen_core::CoreError::NonBinaryMask) at the first value not 0 or 1.
 fn binary(values: Vec<f64>, what: &str) -> Result<Vec<bool>> {
     values
         .into_iter()
@@ -83,11 +73,7 @@ fn binary(values: Vec<f64>, what: &str) -> Result<Vec<bool>> {
         .map(|(index, value)| match value {
             0.0 => Ok(false),
             1.0 => Ok(true),
-            _ => Err(MetricsError::NonBinaryMask {
-                what: what.into(),
-                index,
-                value,
-            }),
+            _ => Err(CoreError::NonBinaryMask { what: what.into(), index, value }.into()),
         })
         .collect()
 }
@@ -131,7 +117,7 @@ mod tests {
         let ones = Tensor::<4>::ones([1, 1, 2, 2], &device);
         assert!(matches!(
             dice_batch(half, ones.clone()),
-            Err(MetricsError::NonBinaryMask { index: 0, .. })
+            Err(crate::MetricsError::Core(CoreError::NonBinaryMask { index: 0, .. }))
         ));
         let two_channels = Tensor::<4>::ones([1, 2, 2, 2], &device);
         assert!(matches!(
@@ -140,7 +126,7 @@ mod tests {
                 two_channels,
                 &SurfaceDistanceConfig::new()
             ),
-            Err(MetricsError::Core(CoreError::ShapeMismatch { .. }))
+            Err(crate::MetricsError::Core(CoreError::ShapeMismatch { .. }))
         ));
     }
 }

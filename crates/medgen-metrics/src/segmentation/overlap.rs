@@ -8,21 +8,14 @@ use crate::error::Result;
 pub(crate) fn overlap_counts(a: &[bool], b: &[bool]) -> Result<(usize, usize, usize)> {
     if a.len() != b.len() {
         return Err(
-            CoreError::shape("second mask", format!("{} elements", a.len()), &[b.len()]).into(),
+            CoreError::shape("second mask", format!("{} elements", a.len()), &[b.len()]).into()
         );
     }
     if a.is_empty() {
-        return Err(CoreError::Empty {
-            what: "mask".into(),
-        }
-        .into());
+        return Err(CoreError::Empty { what: "mask".into() }.into());
     }
     Ok(a.iter().zip(b).fold((0, 0, 0), |(i, na, nb), (&x, &y)| {
-        (
-            i + usize::from(x && y),
-            na + usize::from(x),
-            nb + usize::from(y),
-        )
+        (i + usize::from(x && y), na + usize::from(x), nb + usize::from(y))
     }))
 }
 
@@ -33,11 +26,7 @@ pub(crate) fn overlap_counts(a: &[bool], b: &[bool]) -> Result<(usize, usize, us
 /// [`CoreError::ShapeMismatch`] for different lengths, [`CoreError::Empty`] for no elements.
 pub fn dice(a: &[bool], b: &[bool]) -> Result<f64> {
     let (inter, na, nb) = overlap_counts(a, b)?;
-    Ok(if na + nb == 0 {
-        1.0
-    } else {
-        2.0 * inter as f64 / (na + nb) as f64
-    })
+    Ok(if na + nb == 0 { 1.0 } else { 2.0 * inter as f64 / (na + nb) as f64 })
 }
 
 /// Intersection over union (Jaccard index) `|A ∩ B| / |A ∪ B|` of two binary masks; two
@@ -46,11 +35,7 @@ pub fn dice(a: &[bool], b: &[bool]) -> Result<f64> {
 pub fn iou(a: &[bool], b: &[bool]) -> Result<f64> {
     let (inter, na, nb) = overlap_counts(a, b)?;
     let union = na + nb - inter;
-    Ok(if union == 0 {
-        1.0
-    } else {
-        inter as f64 / union as f64
-    })
+    Ok(if union == 0 { 1.0 } else { inter as f64 / union as f64 })
 }
 
 #[cfg(test)]

@@ -58,9 +58,7 @@ pub fn generalized_energy_distance<M: AsRef<[bool]>>(
 pub fn sample_diversity<M: AsRef<[bool]>>(samples: &[M]) -> Result<f64> {
     let n = samples.len();
     if n < 2 {
-        return Err(
-            CoreError::config("samples", format!("needs at least 2 masks, got {n}")).into(),
-        );
+        return Err(CoreError::config("samples", format!("needs at least 2 masks, got {n}")).into());
     }
     let all_pairs = mean_distance(samples, samples, "samples", "samples")?;
     Ok(all_pairs * n as f64 / (n - 1) as f64)

@@ -63,9 +63,7 @@ pub fn surface_distances(
     }
     let q = config.percentile;
     if !(0.0..=100.0).contains(&q) {
-        return Err(
-            CoreError::config("percentile", format!("must be in [0, 100], got {q}")).into(),
-        );
+        return Err(CoreError::config("percentile", format!("must be in [0, 100], got {q}")).into());
     }
     if na == 0 || nb == 0 {
         return Err(MetricsError::undefined(
@@ -121,12 +119,7 @@ fn directed_distances(
 ) -> Result<Vec<f64>> {
     let not_to: Vec<bool> = to.iter().map(|v| !v).collect();
     let edt = distance_transform_edt(&not_to, shape, options)?;
-    Ok(from
-        .iter()
-        .zip(&edt.distances)
-        .filter(|(on, _)| **on)
-        .map(|(_, d)| *d)
-        .collect())
+    Ok(from.iter().zip(&edt.distances).filter(|(on, _)| **on).map(|(_, d)| *d).collect())
 }
 
 /// The `q`-th percentile of non-empty sorted `values` with linear interpolation
@@ -168,20 +161,11 @@ mod tests {
         let same = surface_distances(&a, &a, &[12, 12], &SurfaceDistanceConfig::new()).unwrap();
         assert_eq!(
             same,
-            SurfaceDistances {
-                hausdorff: 0.0,
-                percentile_hausdorff: 0.0,
-                average_symmetric: 0.0
-            }
+            SurfaceDistances { hausdorff: 0.0, percentile_hausdorff: 0.0, average_symmetric: 0.0 }
         );
         // Anisotropic spacing scales the column shift.
         let spaced = SurfaceDistanceConfig::new().with_spacing(Some(vec![1.0, 0.5]));
-        assert_eq!(
-            surface_distances(&a, &b, &[12, 12], &spaced)
-                .unwrap()
-                .hausdorff,
-            1.5
-        );
+        assert_eq!(surface_distances(&a, &b, &[12, 12], &spaced).unwrap().hausdorff, 1.5);
     }
 
     #[test]

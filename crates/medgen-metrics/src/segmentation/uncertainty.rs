@@ -35,14 +35,11 @@ pub fn uncertainty_maps(samples: &[f64], count: usize) -> Result<UncertaintyMaps
         .into());
     }
     if samples.is_empty() {
-        return Err(CoreError::Empty {
-            what: "samples".into(),
-        }
-        .into());
+        return Err(CoreError::Empty { what: "samples".into() }.into());
     }
     if !samples.iter().all(|p| (0.0..=1.0).contains(p)) {
         return Err(
-            CoreError::config("samples", "every value must be a probability in [0, 1]").into(),
+            CoreError::config("samples", "every value must be a probability in [0, 1]").into()
         );
     }
     let n = samples.len() / count;
@@ -60,11 +57,7 @@ pub fn uncertainty_maps(samples: &[f64], count: usize) -> Result<UncertaintyMaps
         }
     }
     let entropy = mean.iter().map(|&p| binary_entropy(p)).collect();
-    Ok(UncertaintyMaps {
-        mean,
-        variance,
-        entropy,
-    })
+    Ok(UncertaintyMaps { mean, variance, entropy })
 }
 
 /// [`uncertainty_maps`] on the device for an ensemble tensor `[S, ...]` (samples along the

@@ -16,11 +16,7 @@ pub(super) struct Envelope {
 impl Envelope {
     /// Buffers for lines of up to `len` samples.
     pub(super) fn new(len: usize) -> Self {
-        Self {
-            vertex: vec![0; len],
-            height: vec![0.0; len],
-            bound: vec![0.0; len + 1],
-        }
+        Self { vertex: vec![0; len], height: vec![0.0; len], bound: vec![0.0; len + 1] }
     }
 
     /// Computes `out[p] = min_q f[q] + w2 · (p − q)²` for every `p`, where `w2` is the squared
@@ -184,16 +180,11 @@ mod tests {
         let inf = f64::INFINITY;
         let lines: [&[f64]; 4] = [
             &[inf, 4.0, inf, inf, 0.0, 9.0, inf, 1.0, inf, inf, inf, 25.0],
-            &[
-                0.0, 16.0, 9.0, 4.0, 0.0, 0.0, 1.0, inf, 0.0, 36.0, 49.0, 64.0,
-            ],
+            &[0.0, 16.0, 9.0, 4.0, 0.0, 0.0, 1.0, inf, 0.0, 36.0, 49.0, 64.0],
             &[49.0, 36.0, inf, 0.0, inf, 2.0, 0.0],
             &[5.0, 0.0],
         ];
-        for (f, w2) in lines
-            .into_iter()
-            .flat_map(|f| [1.0, 0.25, 6.25].map(|w2| (f, w2)))
-        {
+        for (f, w2) in lines.into_iter().flat_map(|f| [1.0, 0.25, 6.25].map(|w2| (f, w2))) {
             let mut out = vec![0.0; f.len()];
             let from: Vec<usize> = (100..100 + f.len()).collect();
             let mut to = vec![0; f.len()];

@@ -57,20 +57,10 @@ pub fn distance_transform_edt(
 ) -> Result<EdtResult> {
     let sampling = validate(mask.len(), shape, options, "mask")?;
     let threads = threads_for(mask.len(), options.checked_threads()?);
-    let flat = flat_edt(
-        mask,
-        shape,
-        &sampling,
-        options.no_background,
-        options.return_indices,
-        threads,
-    );
+    let flat =
+        flat_edt(mask, shape, &sampling, options.no_background, options.return_indices, threads);
     let indices = options.return_indices.then(|| scipy_indices(&flat, shape));
-    Ok(EdtResult {
-        shape: shape.to_vec(),
-        distances: flat.distances,
-        indices,
-    })
+    Ok(EdtResult { shape: shape.to_vec(), distances: flat.distances, indices })
 }
 
 /// Checks that `len` elements fit a non-empty `shape` and resolves the spacing per axis.
@@ -136,9 +126,7 @@ mod tests {
         let mask = random_mask(shape, p, &mut rng);
         let ndim = shape.len();
         let spacing = resolve_sampling(sampling.as_deref(), ndim).unwrap();
-        let opts = EdtOptions::new()
-            .with_sampling(sampling)
-            .with_return_indices(true);
+        let opts = EdtOptions::new().with_sampling(sampling).with_return_indices(true);
         let edt = distance_transform_edt(&mask, shape, &opts).unwrap();
         let expected = brute_edt(&mask, shape, &spacing);
         let numel = mask.len();
@@ -154,9 +142,8 @@ mod tests {
             if !has_zero {
                 continue;
             }
-            let nearest = (0..ndim).fold(0usize, |flat, a| {
-                flat * shape[a] + indices[a * numel + i] as usize
-            });
+            let nearest =
+                (0..ndim).fold(0usize, |flat, a| flat * shape[a] + indices[a * numel + i] as usize);
             assert!(!mask[nearest], "index of element {i} is not a zero element");
             let d = distance(i, nearest, shape, &spacing);
             assert!((d - got).abs() <= 1e-12 * got.max(1.0), "{d} vs {got}");
@@ -211,21 +198,13 @@ mod tests {
             core(distance_transform_edt(&[], &[0, 3], &opts)),
             CoreError::Empty { .. }
         ));
-        assert!(matches!(
-            core(distance_transform_edt(&[], &[0], &opts)),
-            CoreError::Empty { .. }
-        ));
+        assert!(matches!(core(distance_transform_edt(&[], &[0], &opts)), CoreError::Empty { .. }));
         let huge = [usize::MAX, 3];
         assert!(matches!(
             core(distance_transform_edt(&mask, &huge, &opts)),
             CoreError::ShapeMismatch { .. }
         ));
-        for sampling in [
-            vec![0.0, 1.0],
-            vec![-1.0],
-            vec![1.0, f64::NAN],
-            vec![1.0; 3],
-        ] {
+        for sampling in [vec![0.0, 1.0], vec![-1.0], vec![1.0, f64::NAN], vec![1.0; 3]] {
             let opts = EdtOptions::new().with_sampling(Some(sampling));
             assert!(matches!(
                 core(distance_transform_edt(&mask, &[2, 2], &opts)),
@@ -245,23 +224,11 @@ mod tests {
         let opts = EdtOptions::new().with_return_indices(true);
         let inf = distance_transform_edt(&mask, &[2, 3], &opts).unwrap();
         assert!(inf.distances.iter().all(|d| *d == f64::INFINITY));
-        assert_eq!(
-            inf.indices.unwrap(),
-            vec![-1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(inf.indices.unwrap(), vec![-1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0]);
         // scipy.ndimage.distance_transform_edt(np.ones((2, 3)), sampling=[2, 0.5])
-        let opts = opts
-            .with_no_background(NoBackground::Scipy)
-            .with_sampling(Some(vec![2.0, 0.5]));
+        let opts = opts.with_no_background(NoBackground::Scipy).with_sampling(Some(vec![2.0, 0.5]));
         let scipy = distance_transform_edt(&mask, &[2, 3], &opts).unwrap();
-        let expected = [
-            2.0,
-            4.25f64.sqrt(),
-            5.0f64.sqrt(),
-            4.0,
-            16.25f64.sqrt(),
-            17f64.sqrt(),
-        ];
+        let expected = [2.0, 4.25f64.sqrt(), 5.0f64.sqrt(), 4.0, 16.25f64.sqrt(), 17f64.sqrt()];
         for (got, want) in scipy.distances.iter().zip(expected) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }

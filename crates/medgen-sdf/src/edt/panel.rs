@@ -26,11 +26,7 @@ impl AxisView {
     /// Into how many column pieces each outer block is cut so that `parts` workers get one
     /// panel each (at least one piece, at most one per column).
     pub(super) fn pieces_for(&self, parts: usize) -> usize {
-        if self.outer >= parts {
-            1
-        } else {
-            parts.div_ceil(self.outer).min(self.inner).max(1)
-        }
+        if self.outer >= parts { 1 } else { parts.div_ceil(self.outer).min(self.inner).max(1) }
     }
 }
 

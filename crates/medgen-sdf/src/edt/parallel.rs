@@ -13,11 +13,7 @@ pub(super) fn thread_count(requested: Option<usize>) -> usize {
 
 /// The threads to use for one array of `numel` elements when `threads` are available.
 pub(crate) fn threads_for(numel: usize, threads: usize) -> usize {
-    if numel < PARALLEL_MIN_ELEMENTS {
-        1
-    } else {
-        threads
-    }
+    if numel < PARALLEL_MIN_ELEMENTS { 1 } else { threads }
 }
 
 /// How `threads` are spent on a batch of items of `item_len` elements each, as
@@ -32,11 +28,7 @@ pub(crate) fn batch_threads(item_len: usize, threads: usize) -> (usize, usize) {
 /// else several per thread, so that a thread that the OS deschedules on a busy machine holds
 /// up only a small piece.
 pub(super) fn pieces_for_threads(threads: usize) -> usize {
-    if threads <= 1 {
-        1
-    } else {
-        threads * PIECES_PER_THREAD
-    }
+    if threads <= 1 { 1 } else { threads * PIECES_PER_THREAD }
 }
 
 /// See [`pieces_for_threads`].

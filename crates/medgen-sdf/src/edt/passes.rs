@@ -48,11 +48,9 @@ pub(super) fn envelope_strided(
             }
             for b in 0..count {
                 let line = b * n..(b + 1) * n;
-                let track = nearest
-                    .is_some()
-                    .then(|| (&s.from[line.clone()], &mut s.to[line.clone()]));
-                s.envelope
-                    .transform::<false>(&s.lines[line.clone()], w2, &mut s.out[line], track);
+                let track =
+                    nearest.is_some().then(|| (&s.from[line.clone()], &mut s.to[line.clone()]));
+                s.envelope.transform::<false>(&s.lines[line.clone()], w2, &mut s.out[line], track);
             }
             scatter(&s.out, start, count, &mut dist.rows);
             if let Some(nearest) = &mut nearest {
@@ -85,24 +83,15 @@ pub(super) fn envelope_last_axis(
     let pieces = pieces_for_threads(threads).clamp(1, lines.max(1));
     let chunk = lines.div_ceil(pieces) * len;
     let work: Vec<(&mut [f64], Option<&mut [usize]>)> = match nearest {
-        Some(nearest) => dist
-            .chunks_mut(chunk)
-            .zip(nearest.chunks_mut(chunk).map(Some))
-            .collect(),
+        Some(nearest) => dist.chunks_mut(chunk).zip(nearest.chunks_mut(chunk).map(Some)).collect(),
         None => dist.chunks_mut(chunk).map(|d| (d, None)).collect(),
     };
     let w2 = spacing * spacing;
     let scratch = || (Envelope::new(len), vec![0.0; len], vec![0usize; len]);
-    for_each_item(
-        work,
-        threads,
-        scratch,
-        |(envelope, line_copy, from), (dist, nearest)| match nearest {
+    for_each_item(work, threads, scratch, |(envelope, line_copy, from), (dist, nearest)| {
+        match nearest {
             Some(nearest) => {
-                for (line, idx) in dist
-                    .chunks_exact_mut(len)
-                    .zip(nearest.chunks_exact_mut(len))
-                {
+                for (line, idx) in dist.chunks_exact_mut(len).zip(nearest.chunks_exact_mut(len)) {
                     line_copy.copy_from_slice(line);
                     from.copy_from_slice(idx);
                     envelope.transform::<true>(line_copy, w2, line, Some((from, idx)));
@@ -114,8 +103,8 @@ pub(super) fn envelope_last_axis(
                     envelope.transform::<true>(line_copy, w2, line, None);
                 }
             }
-        },
-    );
+        }
+    });
 }
 
 /// Copies columns `start..start + count` of `rows` into `lines`, line after line:

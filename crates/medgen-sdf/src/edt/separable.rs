@@ -47,35 +47,13 @@ pub(crate) fn flat_edt(
     let mut distances = vec![0.0; numel];
     let mut nearest = track.then(|| vec![0usize; numel]);
 
-    let first = AxisView {
-        outer: 1,
-        len: shape[0],
-        inner: numel / shape[0],
-    };
-    let output = if ndim == 1 {
-        SweepOutput::Distance
-    } else {
-        SweepOutput::Squared
-    };
-    sweep_axis0(
-        mask,
-        first,
-        sampling[0],
-        output,
-        &mut distances,
-        nearest.as_deref_mut(),
-        threads,
-    );
+    let first = AxisView { outer: 1, len: shape[0], inner: numel / shape[0] };
+    let output = if ndim == 1 { SweepOutput::Distance } else { SweepOutput::Squared };
+    sweep_axis0(mask, first, sampling[0], output, &mut distances, nearest.as_deref_mut(), threads);
     for axis in 1..ndim.saturating_sub(1) {
         if shape[axis] > 1 {
             let view = AxisView::new(shape, axis);
-            envelope_strided(
-                view,
-                sampling[axis],
-                &mut distances,
-                nearest.as_deref_mut(),
-                threads,
-            );
+            envelope_strided(view, sampling[axis], &mut distances, nearest.as_deref_mut(), threads);
         }
     }
     if ndim >= 2 {
@@ -87,11 +65,7 @@ pub(crate) fn flat_edt(
             threads,
         );
     }
-    FlatEdt {
-        distances,
-        nearest,
-        has_background: true,
-    }
+    FlatEdt { distances, nearest, has_background: true }
 }
 
 /// The distances that `policy` assigns when no element is zero.
@@ -149,14 +123,8 @@ mod tests {
             let expected = brute_edt(&mask, &shape, &sampling);
             let single = flat_edt(&mask, &shape, &sampling, NoBackground::Infinity, true, 1);
             for threads in [2, 3, 5] {
-                let multi = flat_edt(
-                    &mask,
-                    &shape,
-                    &sampling,
-                    NoBackground::Infinity,
-                    true,
-                    threads,
-                );
+                let multi =
+                    flat_edt(&mask, &shape, &sampling, NoBackground::Infinity, true, threads);
                 assert_eq!(multi.distances, single.distances, "{shape:?} on {threads}");
             }
             for (got, want) in single.distances.iter().zip(&expected) {

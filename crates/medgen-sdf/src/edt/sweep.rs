@@ -38,14 +38,7 @@ pub(super) fn sweep_axis0(
         threads,
         || (),
         |_, (mut dist, mut nearest)| {
-            sweep_panel(
-                mask,
-                view.inner,
-                spacing,
-                output,
-                &mut dist,
-                nearest.as_mut(),
-            );
+            sweep_panel(mask, view.inner, spacing, output, &mut dist, nearest.as_mut());
         },
     );
 }

@@ -35,9 +35,9 @@ pub struct EdtTensors<const D: usize> {
 ///
 /// # Errors
 /// [`CoreError::InvalidRank`] for `D < 2`, [`CoreError::Empty`] for an empty batch or axis,
-/// [`SdfError::NonBinaryMask`](crate::SdfError::NonBinaryMask), [`CoreError::InvalidConfig`]
+/// [`CoreError::NonBinaryMask`](medgen_core::CoreError::NonBinaryMask), [`CoreError::InvalidConfig`]
 /// for a bad sampling or thread count (or `return_indices` with items of more than
-/// `i32::MAX` elements), and [`SdfError::Readback`](crate::SdfError::Readback) if the device
+/// `i32::MAX` elements), and [`CoreError::Readback`](medgen_core::CoreError::Readback) if the device
 /// cannot be read.
 pub fn distance_transform_edt_tensor<const D: usize>(
     masks: Tensor<D>,
@@ -74,10 +74,7 @@ pub fn distance_transform_edt_tensor<const D: usize>(
             .zip(nearest.chunks_mut(item_len).map(Some))
             .collect()
     } else {
-        mask.chunks(item_len)
-            .zip(distances.chunks_mut(item_len))
-            .map(|pair| (pair, None))
-            .collect()
+        mask.chunks(item_len).zip(distances.chunks_mut(item_len)).map(|pair| (pair, None)).collect()
     };
     let (across, within) = batch_threads(item_len, threads);
     for_each_item(
@@ -122,15 +119,10 @@ mod tests {
         let device = test_device();
         let item0: Vec<bool> = (0..30).map(|i| (i * 5) % 7 != 0).collect();
         let item1 = vec![true; 30];
-        let values: Vec<f32> = item0
-            .iter()
-            .chain(&item1)
-            .map(|&m| m as u8 as f32)
-            .collect();
+        let values: Vec<f32> = item0.iter().chain(&item1).map(|&m| m as u8 as f32).collect();
         let masks = upload(values, [2, 5, 6], &device);
-        let options = EdtOptions::new()
-            .with_sampling(Some(vec![1.5, 0.5]))
-            .with_return_indices(true);
+        let options =
+            EdtOptions::new().with_sampling(Some(vec![1.5, 0.5])).with_return_indices(true);
         let out = distance_transform_edt_tensor(masks, &options).unwrap();
         let distances = out.distances.try_into_vec_as::<f32>().unwrap();
         let nearest = out.nearest.unwrap().try_into_vec_as::<i64>().unwrap();
@@ -176,7 +168,7 @@ mod tests {
         let soft = Tensor::<3>::full([1, 2, 2], 0.25, &device);
         assert!(matches!(
             distance_transform_edt_tensor(soft, &options),
-            Err(SdfError::NonBinaryMask { .. })
+            Err(SdfError::Core(CoreError::NonBinaryMask { .. }))
         ));
         let empty = Tensor::<3>::zeros([1, 0, 2], &device);
         assert!(matches!(

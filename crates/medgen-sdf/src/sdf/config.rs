@@ -71,9 +71,16 @@ impl SdfConfig {
     /// The usual target of SDF-based segmentation models: negative inside, truncated at
     /// `tau` pixels and normalised to `[−1, 1]`.
     pub fn truncated_normalized(tau: f64) -> Self {
-        Self::new()
-            .with_truncation(Truncation::Pixels(tau))
-            .with_normalize(true)
+        Self::new().with_truncation(Truncation::Pixels(tau)).with_normalize(true)
+    }
+
+    /// Checks the configuration for masks with `ndim` spatial axes (spacing length and
+    /// values, truncation distance).
+    ///
+    /// # Errors
+    /// The configuration errors [`SdfConfig`]'s fields document.
+    pub fn validate(&self, ndim: usize) -> Result<()> {
+        self.resolve(ndim).map(|_| ())
     }
 
     /// Checks the configuration for masks with `ndim` spatial axes and resolves the spacing
@@ -93,12 +100,7 @@ impl SdfConfig {
             )
             .into());
         }
-        Ok(ResolvedSdf {
-            sign: self.sign,
-            sampling,
-            tau,
-            normalize: self.normalize,
-        })
+        Ok(ResolvedSdf { sign: self.sign, sampling, tau, normalize: self.normalize })
     }
 }
 
@@ -163,10 +165,7 @@ mod tests {
             let cfg = SdfConfig::new().with_truncation(Truncation::Physical(tau));
             assert!(cfg.resolve(2).is_err());
         }
-        let err = SdfConfig::new()
-            .with_normalize(true)
-            .resolve(2)
-            .unwrap_err();
+        let err = SdfConfig::new().with_normalize(true).resolve(2).unwrap_err();
         assert!(err.to_string().contains("normalize"));
     }
 

@@ -75,10 +75,7 @@ pub fn mask_from_sdf(sdf: &[f64], threshold: f64, sign: SignConvention) -> Resul
         return Err(CoreError::Empty { what: "sdf".into() }.into());
     }
     if sdf.iter().any(|v| v.is_nan()) {
-        return Err(CoreError::NonFinite {
-            what: "sdf (NaN)".into(),
-        }
-        .into());
+        return Err(CoreError::NonFinite { what: "sdf (NaN)".into() }.into());
     }
     Ok(match sign {
         SignConvention::NegativeInside => sdf.iter().map(|&v| v <= threshold).collect(),
@@ -105,24 +102,12 @@ mod tests {
 
     fn configs(sampling: Option<Vec<f64>>) -> Vec<SdfConfig> {
         let mut out = Vec::new();
-        for sign in [
-            SignConvention::NegativeInside,
-            SignConvention::PositiveInside,
-        ] {
-            let base = SdfConfig::new()
-                .with_sign(sign)
-                .with_sampling(sampling.clone());
+        for sign in [SignConvention::NegativeInside, SignConvention::PositiveInside] {
+            let base = SdfConfig::new().with_sign(sign).with_sampling(sampling.clone());
             out.push(base.clone());
             out.push(base.clone().with_truncation(Truncation::Pixels(2.0)));
-            out.push(
-                base.clone()
-                    .with_truncation(Truncation::Physical(1.5))
-                    .with_normalize(true),
-            );
-            out.push(
-                base.with_truncation(Truncation::Pixels(3.0))
-                    .with_normalize(true),
-            );
+            out.push(base.clone().with_truncation(Truncation::Physical(1.5)).with_normalize(true));
+            out.push(base.with_truncation(Truncation::Pixels(3.0)).with_normalize(true));
         }
         out
     }
@@ -188,32 +173,12 @@ mod tests {
         let empty = vec![false; 12];
         let full = vec![true; 12];
         let normalised = SdfConfig::truncated_normalized(2.0);
-        assert!(
-            signed_distance(&empty, &shape, &normalised)
-                .unwrap()
-                .iter()
-                .all(|&v| v == 1.0)
-        );
-        assert!(
-            signed_distance(&full, &shape, &normalised)
-                .unwrap()
-                .iter()
-                .all(|&v| v == -1.0)
-        );
+        assert!(signed_distance(&empty, &shape, &normalised).unwrap().iter().all(|&v| v == 1.0));
+        assert!(signed_distance(&full, &shape, &normalised).unwrap().iter().all(|&v| v == -1.0));
         let flipped = normalised.with_sign(SignConvention::PositiveInside);
-        assert!(
-            signed_distance(&empty, &shape, &flipped)
-                .unwrap()
-                .iter()
-                .all(|&v| v == -1.0)
-        );
+        assert!(signed_distance(&empty, &shape, &flipped).unwrap().iter().all(|&v| v == -1.0));
         let truncated = SdfConfig::new().with_truncation(Truncation::Physical(2.5));
-        assert!(
-            signed_distance(&full, &shape, &truncated)
-                .unwrap()
-                .iter()
-                .all(|&v| v == -2.5)
-        );
+        assert!(signed_distance(&full, &shape, &truncated).unwrap().iter().all(|&v| v == -2.5));
         let plain = SdfConfig::new();
         let sdf = signed_distance(&empty, &shape, &plain).unwrap();
         assert!(sdf.iter().all(|&v| v == f64::INFINITY));

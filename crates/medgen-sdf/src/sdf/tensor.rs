@@ -24,7 +24,7 @@ use crate::mask::{read_binary_mask, read_values, upload};
 /// # Errors
 /// [`CoreError::InvalidRank`] for `D < 3`, [`CoreError::ShapeMismatch`] if the channel axis
 /// is not 1, [`CoreError::Empty`] for an empty batch,
-/// [`SdfError::NonBinaryMask`](crate::SdfError::NonBinaryMask), and the configuration errors of
+/// [`CoreError::NonBinaryMask`](medgen_core::CoreError::NonBinaryMask), and the configuration errors of
 /// [`signed_distance`](crate::signed_distance).
 pub fn signed_distance_tensor<const D: usize>(
     masks: Tensor<D>,
@@ -51,10 +51,7 @@ pub fn signed_distance_tensor<const D: usize>(
     validate(item_len, item_shape, &options, "masks item")?;
     let (across, within) = batch_threads(item_len, options.checked_threads()?);
     let mut values = vec![0f32; mask.len()];
-    let items: Vec<_> = mask
-        .chunks(item_len)
-        .zip(values.chunks_mut(item_len))
-        .collect();
+    let items: Vec<_> = mask.chunks(item_len).zip(values.chunks_mut(item_len)).collect();
     for_each_item(
         items,
         across,
@@ -78,7 +75,7 @@ pub fn signed_distance_tensor<const D: usize>(
 /// # Errors
 /// [`CoreError::NonFinite`] if `sdf` holds a NaN, [`CoreError::InvalidConfig`] for a NaN
 /// threshold, [`CoreError::Empty`] for an empty tensor, and
-/// [`SdfError::Readback`](crate::SdfError::Readback) if the check cannot be read.
+/// [`CoreError::Readback`](medgen_core::CoreError::Readback) if the check cannot be read.
 pub fn mask_from_sdf_tensor<const D: usize>(
     sdf: Tensor<D>,
     threshold: f64,
@@ -88,10 +85,7 @@ pub fn mask_from_sdf_tensor<const D: usize>(
     medgen_core::check::ensure_non_empty(&sdf.dims(), "sdf")?;
     let has_nan = read_values(sdf.clone().is_nan().any().float(), "sdf NaN check")?;
     if has_nan.first().is_some_and(|v| *v != 0.0) {
-        return Err(CoreError::NonFinite {
-            what: "sdf (NaN)".into(),
-        }
-        .into());
+        return Err(CoreError::NonFinite { what: "sdf (NaN)".into() }.into());
     }
     let inside = match sign {
         SignConvention::NegativeInside => sdf.lower_equal_elem(threshold),
@@ -146,9 +140,7 @@ mod tests {
     #[test]
     fn volumes_round_trip() {
         let device = test_device();
-        let values: Vec<f32> = (0..2 * 3 * 4)
-            .map(|i| ((i * 7) % 3 == 0) as u8 as f32)
-            .collect();
+        let values: Vec<f32> = (0..2 * 3 * 4).map(|i| ((i * 7) % 3 == 0) as u8 as f32).collect();
         let masks =
             Tensor::<5>::from_data(TensorData::new(values.clone(), [1, 1, 2, 3, 4]), &device);
         let config = SdfConfig::truncated_normalized(3.0).with_sampling(Some(vec![2.0, 1.0, 1.0]));
@@ -169,7 +161,7 @@ mod tests {
         let soft = Tensor::<4>::full([1, 1, 2, 2], 0.5, &device);
         assert!(matches!(
             signed_distance_tensor(soft, &config),
-            Err(SdfError::NonBinaryMask { .. })
+            Err(SdfError::Core(CoreError::NonBinaryMask { .. }))
         ));
         let rank2 = Tensor::<2>::zeros([2, 2], &device);
         assert!(matches!(
