@@ -8,7 +8,7 @@
 
 use medgen::burn::tensor::{Device, Tensor};
 use medgen::core::ode::OdeSolver;
-use medgen::core::{Condition, Sample, init_seeded, seeded_rng, test_device};
+use medgen::core::{Condition, Sample, init_seeded, seeded_rng};
 use medgen::data::PhantomConfig;
 use medgen::diffusion::{DenoisingLossConfig, DiffusionPipeline, ScheduleConfig, SchedulerConfig};
 use medgen::flow::RealNvpConfig;
@@ -18,6 +18,7 @@ use medgen::gan::{DcganGeneratorConfig, GanSampler};
 use medgen::nn::UNetConfig;
 use medgen::train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
 use medgen::vae::{BackboneConfig, VaeConfig, VaeLossConfig};
+use medgen_testing::test_device;
 
 /// The training losses of a short run and the host values of the samples drawn after it.
 type Run = (Vec<f32>, Vec<f32>);

@@ -50,7 +50,7 @@ pub fn ensure_batch<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn finite_check_catches_nan_and_inf() {

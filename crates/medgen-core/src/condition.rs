@@ -166,8 +166,8 @@ impl<const D: usize> Condition<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
     use crate::rng::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn random_drop_rate_matches_probability() {

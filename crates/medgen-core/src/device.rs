@@ -11,9 +11,6 @@ use burn::tensor::Device;
 
 use crate::error::{CoreError, Result};
 
-/// Environment variable that selects the device the test suites run on.
-pub const TEST_DEVICE_ENV: &str = "MEDGEN_TEST_DEVICE";
-
 /// A backend a user can ask for by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
@@ -69,22 +66,6 @@ impl DeviceChoice {
     pub fn is_wgpu(self) -> bool {
         matches!(self, Self::Wgpu | Self::WgpuSoftware)
     }
-}
-
-/// The device the test suites run on: [`TEST_DEVICE_ENV`] (default `cpu`).
-///
-/// # Panics
-/// Panics with the reason if the variable names an unknown or uncompiled backend; this is
-/// meant for tests, where a misconfigured run must stop loudly.
-pub fn test_device() -> Device {
-    DeviceChoice::from_env(TEST_DEVICE_ENV)
-        .and_then(DeviceChoice::device)
-        .unwrap_or_else(|err| panic!("{TEST_DEVICE_ENV}: {err}"))
-}
-
-/// Whether the test suites run on a wgpu device (slow in CI: tests shrink their shapes).
-pub fn testing_on_wgpu() -> bool {
-    DeviceChoice::from_env(TEST_DEVICE_ENV).is_ok_and(DeviceChoice::is_wgpu)
 }
 
 #[cfg(feature = "flex")]

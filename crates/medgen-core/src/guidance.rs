@@ -184,8 +184,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
     use burn::tensor::{Int, TensorData};
+    use medgen_testing::test_device;
 
     #[test]
     fn combine_extrapolates_from_the_null_branch() {

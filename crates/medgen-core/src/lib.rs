@@ -27,7 +27,7 @@ pub mod rng;
 pub mod seeded_init;
 
 pub use condition::Condition;
-pub use device::{DeviceChoice, test_device};
+pub use device::DeviceChoice;
 pub use error::{CoreError, Result};
 pub use generative::{Autoencoder, DensityKind, LogDensity, LogDensityValue, Sample, Samples};
 pub use guidance::{ClassifierFreeGuidance, GuidanceConfig};

@@ -27,8 +27,8 @@ pub fn read_values<E: Element, const D: usize, K: Basic>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
     use burn::tensor::Int;
+    use medgen_testing::test_device;
 
     #[test]
     fn float_and_int_tensors_read_back_in_row_major_order() {

@@ -37,7 +37,8 @@ static DEVICE_GENERATOR: Mutex<()> = Mutex::new(());
 /// ```
 /// use burn::module::Module;
 /// use burn::nn::LinearConfig;
-/// use medgen_core::{init_seeded, seeded_rng, test_device};
+/// use medgen_core::{init_seeded, seeded_rng};
+/// use medgen_testing::test_device;
 ///
 /// let device = test_device();
 /// let build = |seed| {
@@ -87,9 +88,9 @@ impl ModuleVisitor for Materialise {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
     use crate::rng::seeded_rng;
     use burn::nn::conv::Conv2dConfig;
+    use medgen_testing::test_device;
 
     fn weights(seed: u64) -> Vec<f32> {
         let device = test_device();

@@ -112,8 +112,8 @@ pub(crate) fn morph(mask: &[u8], dims: [usize; 3], m: i32, planar: bool) -> Vec<
 mod tests {
     use super::*;
     use crate::phantom_config::PhantomConfig;
-    use medgen_core::device::test_device;
     use medgen_core::rng::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn morphology_of_a_square_matches_closed_forms() {

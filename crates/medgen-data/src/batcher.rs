@@ -158,8 +158,8 @@ impl ImageDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
     use medgen_core::rng::seeded_rng;
+    use medgen_testing::test_device;
 
     fn numbered(n: usize) -> ImageDataset {
         // Item i is a 1x2x2 image filled with i; covariate = 10 i.

@@ -239,7 +239,7 @@ impl Dataset<ImageItem> for ImageDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     fn toy() -> ImageDataset {
         // 3 items of [1, 2, 2]; item i holds values 4i..4i+4 scaled.

@@ -183,7 +183,7 @@ fn percentile_sorted(sorted: &[f32], q: f64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn min_max_maps_ends_to_minus_one_and_one() {

@@ -4,7 +4,8 @@
 //!
 //! ```no_run
 //! use medgen_data::{MedMnistSplit, NpzCompression, PhantomConfig, save_npz_medmnist};
-//! use medgen_core::{seeded_rng, test_device};
+//! use medgen_core::seeded_rng;
+//! use medgen_testing::test_device;
 //!
 //! let mut rng = seeded_rng(0);
 //! let batch = PhantomConfig::new(64).generate_batch(16, &mut rng)?;

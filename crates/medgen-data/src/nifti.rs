@@ -656,7 +656,7 @@ fn storage_scaling(data: &[f32], t: NiftiDatatype) -> Result<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     fn ramp(dims: [usize; 4]) -> NiftiVolume {
         let n: usize = dims.iter().product();

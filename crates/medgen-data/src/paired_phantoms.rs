@@ -380,7 +380,8 @@ fn correlated_noise<R: Rng + ?Sized>(spatial: &[usize], length: f64, rng: &mut R
 mod tests {
     use super::*;
     use crate::PhantomConfig;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn phantoms(n: usize) -> PhantomBatch {
         PhantomConfig::new(24).with_noise_std(0.0).generate_batch(n, &mut seeded_rng(4)).unwrap()

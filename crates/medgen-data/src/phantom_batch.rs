@@ -251,8 +251,8 @@ mod tests {
     use crate::medmnist::{NpzImageConfig, NpzImageSet, save_npz_medmnist};
     use crate::npz::NpzCompression;
     use crate::phantom_config::PhantomConfig;
-    use medgen_core::device::test_device;
     use medgen_core::rng::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn tensors_match_the_host_batch() {

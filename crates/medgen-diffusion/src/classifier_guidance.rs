@@ -136,7 +136,8 @@ mod tests {
     use crate::guidance::GuidanceConfig;
     use crate::noisy_classifier::NoisyClassifierConfig;
     use crate::sampling::sample;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn classifier() -> NoisyClassifier {
         medgen_core::init_seeded(&test_device().autodiff(), &mut seeded_rng(0), |d| {

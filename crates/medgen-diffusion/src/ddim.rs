@@ -331,7 +331,8 @@ mod tests {
     use super::*;
     use crate::fixtures::{DiffusersRefs, max_abs_error, parse};
     use burn::tensor::{Distribution, Tensor};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn steps_match_diffusers_for_every_prediction_type() {

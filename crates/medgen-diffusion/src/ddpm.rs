@@ -397,7 +397,8 @@ mod tests {
     use super::*;
     use crate::fixtures::{DiffusersRefs, max_abs_error, parse};
     use burn::tensor::Distribution;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn posterior_matches_diffusers() {

@@ -79,7 +79,7 @@ mod tests {
     use crate::error::DiffusionError;
     use crate::schedule::ScheduleConfig;
     use burn::tensor::Tensor;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn add_noise_uses_each_items_timestep() {

@@ -130,7 +130,8 @@ mod tests {
     use super::*;
     use crate::ddim::DdimSchedulerConfig;
     use burn::tensor::Distribution;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
     use std::cell::RefCell;
 
     #[test]

@@ -67,7 +67,8 @@ mod tests {
     use crate::prediction::epsilon_from_x0;
     use crate::sampling::sample;
     use burn::tensor::Distribution;
-    use medgen_core::{Condition, seeded_rng, test_device};
+    use medgen_core::{Condition, seeded_rng};
+    use medgen_testing::test_device;
 
     #[test]
     fn inversion_then_sampling_reconstructs_the_image() {

@@ -249,7 +249,8 @@ impl NoisyClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     pub(crate) fn tiny(device: &Device) -> NoisyClassifier {
         NoisyClassifierConfig::new(2, 1, 3)

@@ -142,7 +142,8 @@ impl<const D: usize, N: TimeConditionedNetwork<D>> Sample<D> for DiffusionPipeli
 mod tests {
     use super::*;
     use crate::ddim::DdimSchedulerConfig;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// The DDIM oracle of the data set `{x₀ = 0}`: ε̂ = x_t / √(1 − ᾱ_t) recovers 0 exactly.
     fn zero_data_oracle()

@@ -129,7 +129,7 @@ pub fn velocity<const D: usize>(x0: Tensor<D>, noise: Tensor<D>, alpha_cumprod: 
 mod tests {
     use super::*;
     use burn::tensor::Distribution;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         a.sub(b).abs().max().into_scalar::<f32>()

@@ -223,7 +223,8 @@ mod tests {
     use super::*;
     use crate::schedule::ScheduleConfig;
     use medgen_core::ode::Dopri5Config;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// Data `x₀ ~ N(μ, s²)` per element: the VP marginal at `ᾱ` is `N(√ᾱ μ, ᾱ s² + 1 − ᾱ)` and
     /// the exact noise prediction is `E[ε | x] = √(1−ᾱ) (x − √ᾱ μ) / (ᾱ s² + 1 − ᾱ)`.

@@ -271,7 +271,8 @@ mod tests {
     use super::*;
     use crate::schedule::ScheduleConfig;
     use burn::tensor::{Distribution, TensorData};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn jump_list_matches_diffusers_algorithm() {

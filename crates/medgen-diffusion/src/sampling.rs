@@ -75,7 +75,8 @@ mod tests {
     use crate::ddim::DdimSchedulerConfig;
     use crate::ddpm::DdpmSchedulerConfig;
     use burn::tensor::{Distribution, Int};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
     use std::cell::Cell;
 
     #[test]

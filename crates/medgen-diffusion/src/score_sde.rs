@@ -320,9 +320,10 @@ fn mean_norm<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::testing_on_wgpu;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
+    use medgen_testing::testing_on_wgpu;
 
     #[test]
     fn marginals_match_the_closed_forms() {

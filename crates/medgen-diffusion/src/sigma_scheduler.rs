@@ -349,7 +349,8 @@ mod tests {
     use crate::guidance::GuidanceConfig;
     use crate::sampling::sample;
     use burn::tensor::Tensor;
-    use medgen_core::{Condition, seeded_rng, test_device};
+    use medgen_core::{Condition, seeded_rng};
+    use medgen_testing::test_device;
 
     const MEAN: f64 = 0.3;
     const STD: f64 = 0.5;

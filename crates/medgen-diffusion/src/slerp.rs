@@ -47,7 +47,7 @@ pub fn slerp<const D: usize>(a: Tensor<D>, b: Tensor<D>, s: f64) -> Result<Tenso
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn slerp_follows_the_great_circle() {

@@ -107,7 +107,7 @@ pub fn dynamic_threshold<const D: usize>(x0: Tensor<D>, ratio: f64, max_value: f
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn clipping_bounds_the_sample() {

@@ -238,8 +238,9 @@ mod tests {
     use burn::module::Module;
     use burn::optim::AdamWConfig;
     use burn::tensor::{Device, Int};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
     use medgen_nn::{UNet, UNetConfig};
+    use medgen_testing::test_device;
     use medgen_train::{
         Checkpoint, EmaConfig, Trainer, TrainerConfig, WarmupCosineConfig, checkpoint_file_name,
     };
@@ -420,7 +421,7 @@ mod tests {
     #[test]
     fn training_a_tiny_unet_lowers_the_loss() {
         let device = test_device().autodiff();
-        let steps = if medgen_core::device::testing_on_wgpu() { 12 } else { 40 };
+        let steps = if medgen_testing::testing_on_wgpu() { 12 } else { 40 };
         let loss = DenoisingLossConfig::new()
             .with_min_snr_gamma(Some(5.0))
             .init(ScheduleConfig::new().init().unwrap())

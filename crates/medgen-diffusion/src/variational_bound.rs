@@ -204,7 +204,8 @@ mod tests {
     use crate::ddpm::DdpmSchedulerConfig;
     use crate::error::DiffusionError;
     use burn::tensor::TensorData;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
         x.into_data().try_to_vec::<f32>().unwrap().into_iter().map(f64::from).collect()

@@ -130,7 +130,8 @@ impl FromStr for ToyDensity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn points(density: ToyDensity, n: usize, seed: u64) -> Vec<[f32; 2]> {
         density

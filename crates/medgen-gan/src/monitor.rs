@@ -335,7 +335,7 @@ pub fn logit_accuracy(logits: Tensor<2>, threshold: f64, real: bool) -> Tensor<1
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn stats(step: usize, acc: f32, g_loss: f32) -> StepStats {
         StepStats { step, d_loss: 0.1, g_loss, real_accuracy: acc, fake_accuracy: acc }

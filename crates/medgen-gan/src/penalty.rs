@@ -204,7 +204,8 @@ fn normalize_items<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 mod tests {
     use super::*;
     use crate::network::DiscriminatorOutput;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// `D(x) = Σ w ⊙ x + b` per item, whose input gradient is `w` everywhere.
     struct LinearCritic {

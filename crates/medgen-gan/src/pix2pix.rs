@@ -188,7 +188,8 @@ mod tests {
     use super::*;
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::{Conv2d, Conv2dConfig};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     use crate::network::DiscriminatorOutput;
 
@@ -243,7 +244,7 @@ mod tests {
         let got = l1_term(2.0)(&source, &batch).unwrap();
         assert!((got.into_scalar::<f32>() - expected.into_scalar::<f32>()).abs() < 1e-6);
 
-        if medgen_core::device::testing_on_wgpu() {
+        if medgen_testing::testing_on_wgpu() {
             return; // 150 sequential updates: slow on a software Vulkan device.
         }
         let config = Pix2PixConfig::new(

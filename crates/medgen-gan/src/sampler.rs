@@ -60,7 +60,8 @@ impl<const D: usize, G: Generator<2, D>> Sample<D> for GanSampler<G> {
 mod tests {
     use super::*;
     use crate::nets::DcganGeneratorConfig;
-    use medgen_core::{init_seeded, seeded_rng, test_device};
+    use medgen_core::{init_seeded, seeded_rng};
+    use medgen_testing::test_device;
 
     #[test]
     fn a_dcgan_generator_samples_images_reproducibly() {

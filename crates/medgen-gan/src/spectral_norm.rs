@@ -157,7 +157,7 @@ impl SpectralNorm {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     /// The largest singular value of a row-major `[m, k]` matrix, from faer's SVD in f64.
     pub(crate) fn largest_singular_value(values: &[f32], m: usize, k: usize) -> f64 {

@@ -109,7 +109,8 @@ pub fn kid_with_extractor<E: FeatureExtractor + ?Sized, R: Rng + ?Sized>(
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// Per-channel mean and mean of squares: `[N, C, H, W]` → `[N, 2C]`.
     struct Moments {

@@ -101,7 +101,7 @@ mod tests {
         assert!((score.mean - kl.exp()).abs() < 1e-14);
         let tensor = Tensor::<2>::from_data(
             burn::tensor::TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [2, 2]),
-            &medgen_core::test_device(),
+            &medgen_testing::test_device(),
         );
         let from_tensor = inception_score_tensor(tensor, 1).unwrap();
         assert!((from_tensor.mean - kl.exp()).abs() < 1e-7);

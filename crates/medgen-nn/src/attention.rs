@@ -114,7 +114,7 @@ mod tests {
     use super::*;
     use burn::module::Param;
     use burn::tensor::Distribution;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     /// Replaces the weights of a 1x1 convolution (2D) by `w` `[C_out, C_in]` and zeroes its bias.
     fn set_pointwise(conv: &mut SpatialConv, w: Tensor<2>) {

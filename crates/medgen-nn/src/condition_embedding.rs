@@ -166,7 +166,7 @@ fn check_presence(configured: bool, given: bool, part: &str, field: &str) -> Res
 mod tests {
     use super::*;
     use burn::tensor::Int;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
         a.sub(b).abs().max().into_scalar::<f32>()

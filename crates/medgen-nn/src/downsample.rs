@@ -46,7 +46,7 @@ impl Downsample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn halves_each_axis() {

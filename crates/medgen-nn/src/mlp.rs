@@ -63,7 +63,7 @@ impl Mlp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn uniform_widths_and_forward_formula() {

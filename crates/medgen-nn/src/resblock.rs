@@ -122,7 +122,7 @@ impl ResBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     fn block(spatial_dims: usize, c_in: usize, c_out: usize) -> ResBlock {
         ResBlockConfig::new(spatial_dims, c_in, c_out, 6)

@@ -128,7 +128,7 @@ pub(crate) fn check_spatial_dims(spatial_dims: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     /// A convolution with all-ones kernel and zero bias: it sums each 3x3 (3x3x3)
     /// neighbourhood.

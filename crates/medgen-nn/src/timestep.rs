@@ -128,7 +128,7 @@ impl TimeEmbedding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     /// Compares with the closed form computed on the host in f64.
     #[test]

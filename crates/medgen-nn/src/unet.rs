@@ -552,7 +552,7 @@ mod tests {
     use burn::module::{ModuleVisitor, Param};
     use burn::tensor::{Distribution, Gradients, Int};
     use medgen_core::check::ensure_finite;
-    use medgen_core::device::{test_device, testing_on_wgpu};
+    use medgen_testing::{test_device, testing_on_wgpu};
 
     /// Two levels (8 and 16 channels), one residual block per level, two-head attention at
     /// factor 2 and in the middle: every code path, few parameters.

@@ -88,7 +88,7 @@ impl Upsample {
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn nearest_repeats_each_pixel() {

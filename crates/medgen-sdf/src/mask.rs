@@ -56,7 +56,7 @@ pub(crate) fn upload<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn binary_values_round_trip_and_soft_values_are_rejected() {

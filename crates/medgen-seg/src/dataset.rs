@@ -296,7 +296,8 @@ mod tests {
     use super::*;
     use crate::SegError;
     use crate::encoding::sdf_to_masks;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// Two 10 × 12 items: a rectangle (class 0) and a disc (class 1); images = class-0 mask.
     fn toy() -> SegmentationDataset {

@@ -69,7 +69,7 @@ pub(crate) fn host_sdf(
 mod tests {
     use super::*;
     use crate::SegError;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn multi_class_round_trip_is_exact_and_channels_are_independent() {

@@ -59,7 +59,7 @@ impl<const D: usize> EnsembleStats<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn hand_made_ensemble_matches_closed_forms() {

@@ -265,9 +265,10 @@ mod tests {
     use super::*;
     use crate::SegError;
     use crate::encoding::{masks_to_sdf, sdf_to_masks};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
     use medgen_flow::matching::ProbabilityPath;
     use medgen_sdf::SdfConfig;
+    use medgen_testing::test_device;
 
     fn reference(device: &Device) -> (Tensor<4>, Tensor<4>, SdfConfig) {
         let mask: Vec<f32> = (0..2 * 8 * 8)

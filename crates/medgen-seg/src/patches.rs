@@ -397,7 +397,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn origins_cover_the_volume_and_crops_match_indexing() {

@@ -273,7 +273,8 @@ mod tests {
     use super::*;
     use crate::SegError;
     use crate::encoding::masks_to_sdf;
-    use medgen_core::{Condition, seeded_rng, test_device};
+    use medgen_core::{Condition, seeded_rng};
+    use medgen_testing::test_device;
 
     fn tiny(positional: bool, spatial_dims: usize) -> SdfSegmenterConfig {
         SdfSegmenterConfig::new(1, 1)

@@ -86,9 +86,10 @@ mod tests {
     use crate::generator::{DiffusionSdfConfig, SdfGeneratorConfig};
     use crate::segmenter::SdfSegmenterConfig;
     use burn::optim::AdamWConfig;
-    use medgen_core::device::testing_on_wgpu;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
     use medgen_sdf::SdfConfig;
+    use medgen_testing::test_device;
+    use medgen_testing::testing_on_wgpu;
     use medgen_train::{EmaConfig, TrainerConfig, WarmupCosineConfig};
 
     /// Discs of random centre and radius on 8 × 8 images that show them (image = 2m − 1).

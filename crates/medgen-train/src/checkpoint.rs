@@ -348,8 +348,8 @@ mod tests {
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::{AdamConfig, GradientsParams};
     use burn::tensor::{Device, Tensor};
-    use medgen_core::device::test_device;
     use medgen_core::rng::seeded_rng;
+    use medgen_testing::test_device;
     use rand::RngExt;
     use std::io::Write;
 

@@ -96,7 +96,7 @@ fn scale_grads<M: Module>(module: &M, grads: &mut GradientsParams, factor: f64) 
 mod tests {
     use super::*;
     use burn::nn::{Linear, LinearConfig};
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     /// A Linear 2 → 1 and the gradients of `sum(linear([[1, 2]]))`: dW = [[1], [2]], db = [1],
     /// so the global norm is √6.

@@ -246,7 +246,7 @@ impl ModuleMapper for Blend<'_> {
 mod tests {
     use super::*;
     use burn::tensor::Device;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[derive(Module, Debug)]
     struct Tiny {

@@ -64,7 +64,7 @@ impl DivergenceGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn finite_values_pass_and_nan_fails_with_the_step() {

@@ -444,8 +444,8 @@ mod tests {
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::AdamWConfig;
     use burn::tensor::{Device, TensorData};
-    use medgen_core::device::test_device;
     use medgen_core::rng::seeded_rng;
+    use medgen_testing::test_device;
     use rand::RngExt;
 
     fn config(steps: usize) -> TrainerConfig {

@@ -96,9 +96,10 @@ mod tests {
     use crate::latent_discriminator::LatentDiscriminatorConfig;
     use burn::module::Module;
     use burn::optim::AdamConfig;
-    use medgen_core::device::testing_on_wgpu;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
+    use medgen_testing::testing_on_wgpu;
     use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 
     fn value(t: Tensor<1>) -> f64 {

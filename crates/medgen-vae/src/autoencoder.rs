@@ -97,9 +97,10 @@ impl<const D: usize> Autoencoder<D, D> for Ae {
 mod tests {
     use super::*;
     use burn::optim::AdamConfig;
-    use medgen_core::device::testing_on_wgpu;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
     use medgen_data::PhantomConfig;
+    use medgen_testing::test_device;
+    use medgen_testing::testing_on_wgpu;
     use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 
     /// Mean squared reconstruction error on held-out phantoms.

@@ -217,7 +217,7 @@ impl BackboneConfig {
 mod tests {
     use super::*;
     use crate::error::VaeError;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn conv_backbones_map_shapes_in_2d_and_3d() {

@@ -119,7 +119,7 @@ fn unexpected(what: &str) -> crate::error::VaeError {
 mod tests {
     use super::*;
     use burn::tensor::{Int, TensorData};
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn features_are_one_hot_then_covariates_and_broadcast() {

@@ -130,7 +130,8 @@ fn blend<const D: usize>(
 mod tests {
     use super::*;
     use burn::tensor::Tensor;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn values(t: Tensor<2>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()

@@ -100,7 +100,8 @@ pub fn sum_per_item<const D: usize>(x: Tensor<D>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn scalars(t: Tensor<1>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()

@@ -72,7 +72,7 @@ pub fn latent_traversal<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn interpolation_and_traversal_values() {

@@ -115,9 +115,10 @@ mod tests {
     use super::*;
     use crate::autoencoder::AeConfig;
     use crate::backbone::BackboneConfig;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
     use medgen_diffusion::DdimSchedulerConfig;
     use medgen_nn::UNetConfig;
+    use medgen_testing::test_device;
 
     #[test]
     fn scale_factor_is_the_inverse_std() {

@@ -94,7 +94,7 @@ impl Likelihood {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn value(t: Tensor<1>) -> f64 {
         t.into_scalar::<f32>() as f64

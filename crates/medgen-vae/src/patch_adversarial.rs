@@ -121,8 +121,9 @@ mod tests {
     use crate::vae::VaeConfig;
     use burn::optim::{AdamConfig, GradientsParams};
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
     use medgen_gan::nets::PatchGanConfig;
+    use medgen_testing::test_device;
 
     fn value(t: Tensor<1>) -> f64 {
         t.into_scalar::<f32>() as f64

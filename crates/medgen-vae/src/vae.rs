@@ -343,7 +343,8 @@ mod tests {
     use super::*;
     use burn::module::Param;
     use burn::tensor::{Int, TensorData};
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn scalars(t: Tensor<1>) -> Vec<f64> {
         t.into_data().try_to_vec::<f32>().unwrap().into_iter().map(f64::from).collect()

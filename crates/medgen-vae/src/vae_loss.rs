@@ -106,7 +106,8 @@ mod tests {
     use crate::backbone::BackboneConfig;
     use crate::likelihood::Likelihood;
     use crate::vae::VaeConfig;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn value(t: Tensor<1>) -> f64 {
         t.into_scalar::<f32>() as f64

@@ -40,9 +40,9 @@ pub fn gaussian_like<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
     use crate::error::CoreError;
     use crate::rng::seeded_rng;
+    use medgen_testing::test_device;
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
         x.try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()

@@ -236,7 +236,7 @@ impl Dopri5Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
+    use medgen_testing::test_device;
 
     fn values<const D: usize>(x: Tensor<D>) -> Vec<f64> {
         x.try_into_vec_as::<f32>().unwrap().into_iter().map(f64::from).collect()

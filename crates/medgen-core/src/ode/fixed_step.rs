@@ -111,9 +111,9 @@ impl FixedStepMethod {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::{test_device, testing_on_wgpu};
     use crate::error::CoreError;
     use burn::tensor::Tensor;
+    use medgen_testing::{test_device, testing_on_wgpu};
 
     const METHODS: [FixedStepMethod; 4] = [
         FixedStepMethod::Euler,

@@ -164,7 +164,7 @@ impl OdeSolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::test_device;
+    use medgen_testing::test_device;
 
     fn decay_solution(solver: &OdeSolver) -> Result<OdeSolution<1>> {
         let x0 = Tensor::<1>::from_floats([1.0, 2.0, -4.0], &test_device());

@@ -235,8 +235,9 @@ mod tests {
     use crate::continuous::mlp_field::{MlpVectorField, MlpVectorFieldConfig};
     use crate::continuous::vjp::VjpField;
     use burn::optim::{AdamConfig, GradientsParams};
-    use medgen_core::device::testing_on_wgpu;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
+    use medgen_testing::testing_on_wgpu;
 
     /// `A` of the linear field `f(x) = A x` (applied to row vectors as `x Aᵀ`).
     const A: [[f64; 2]; 2] = [[0.3, -0.8], [0.5, -0.2]];

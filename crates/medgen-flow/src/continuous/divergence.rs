@@ -169,7 +169,8 @@ pub trait DivergenceField<const D: usize>: TimeConditionedNetwork<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn zero_probes_are_rejected_and_probes_have_unit_second_moment() {

@@ -224,7 +224,8 @@ mod tests {
     use super::*;
     use crate::continuous::divergence::DivergenceMethod;
     use crate::continuous::vjp::vjp_divergence;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn field(activation: MlpActivation, device: &Device) -> MlpVectorField {
         MlpVectorFieldConfig::new(3)

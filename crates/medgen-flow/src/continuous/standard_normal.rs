@@ -16,7 +16,7 @@ pub fn standard_normal_log_prob<const D: usize>(z: Tensor<D>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn matches_closed_form() {

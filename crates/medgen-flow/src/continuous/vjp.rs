@@ -178,7 +178,8 @@ impl<const D: usize, N: TimeConditionedNetwork<D> + ?Sized> DivergenceField<D> f
 mod tests {
     use super::*;
     use crate::continuous::divergence::DivergenceMethod;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// `f(x) = tanh(x) · s + x A` on `[N, 2]`: `tr J = s Σ_i (1 − tanh²(x_i)) + tr A`.
     fn oracle(x: Tensor<2>, _t: Tensor<1>, _c: &Condition<2>) -> medgen_core::Result<Tensor<2>> {

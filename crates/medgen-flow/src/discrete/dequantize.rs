@@ -59,7 +59,8 @@ pub fn bits_per_dim(log_prob_dequantized: Tensor<1>, dims_per_item: usize) -> Te
 mod tests {
     use super::*;
     use crate::discrete::jacobian_check::host;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn dequantised_values_stay_in_their_cell() {

@@ -134,7 +134,8 @@ impl DiagonalGaussian {
 mod tests {
     use super::*;
     use crate::discrete::jacobian_check::host;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn log_prob_matches_the_closed_form() {

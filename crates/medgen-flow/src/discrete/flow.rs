@@ -188,8 +188,9 @@ mod tests {
     };
     use crate::error::FlowError;
     use burn::tensor::TensorData;
-    use medgen_core::device::testing_on_wgpu;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
+    use medgen_testing::testing_on_wgpu;
 
     /// A 2D flow with one layer of every vector kind, random initialisation.
     fn mixed_flow(device: &Device) -> Flow {

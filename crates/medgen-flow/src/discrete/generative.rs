@@ -88,7 +88,8 @@ mod tests {
     use crate::discrete::RealNvpConfig;
     use crate::discrete::jacobian_check::{host, test_input};
     use burn::tensor::Int;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn traits_agree_with_the_inherent_methods() {

@@ -286,7 +286,8 @@ mod tests {
     use crate::discrete::jacobian_check::{
         autodiff_device, host, jacobians, log_abs_det, test_input,
     };
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn flatten(latents: GlowLatents) -> Tensor<2> {
         let n = latents[0].dims()[0];

@@ -95,5 +95,5 @@ pub(crate) fn test_input<const D: usize>(shape: [usize; D], device: &Device) -> 
 
 /// The test device with autodiff (for brute-force Jacobians).
 pub(crate) fn autodiff_device() -> Device {
-    medgen_core::test_device().autodiff()
+    medgen_testing::test_device().autodiff()
 }

@@ -100,7 +100,7 @@ impl ImageMask {
 mod tests {
     use super::*;
     use crate::discrete::jacobian_check::host;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn vector_masks_have_the_documented_pattern() {

@@ -5,7 +5,8 @@ mod tests {
     use crate::discrete::{Flow, RealNvpConfig};
     use burn::optim::AdamWConfig;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{init_seeded, seeded_rng, test_device};
+    use medgen_core::{init_seeded, seeded_rng};
+    use medgen_testing::test_device;
     use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 
     #[test]

@@ -109,7 +109,7 @@ fn host_values<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<Vec<f32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn squared_euclidean_matches_hand_computation() {

@@ -139,7 +139,8 @@ mod tests {
     use super::*;
     use crate::matching::assignment::assignment_cost;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     /// `min_π Σᵢ ‖x₀ᵢ − x₁_{π(i)}‖²` over all permutations, by enumeration.
     fn brute_force(cost: &CostMatrix, prefix: &mut Vec<usize>, best: &mut f64) {

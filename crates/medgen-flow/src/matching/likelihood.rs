@@ -59,7 +59,8 @@ mod tests {
     use super::*;
     use crate::continuous::DivergenceMethod;
     use medgen_core::ode::OdeSolver;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn linear_field_gives_the_closed_form_density() {

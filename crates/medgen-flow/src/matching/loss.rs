@@ -239,7 +239,8 @@ mod tests {
     use crate::FlowError;
     use burn::tensor::Int;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
     use std::cell::Cell;
 
     type Net<const D: usize> =

@@ -96,7 +96,8 @@ impl<const D: usize, N: TimeConditionedNetwork<D>> Sample<D> for FlowMatchingMod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     #[test]
     fn a_constant_field_shifts_the_noise_and_counts_evaluations() {

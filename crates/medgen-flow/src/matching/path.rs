@@ -293,7 +293,8 @@ fn combine<const D: usize>(
 mod tests {
     use super::*;
     use medgen_core::noise::gaussian_noise;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn all_paths() -> [ProbabilityPath; 5] {
         [

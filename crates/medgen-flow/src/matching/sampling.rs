@@ -99,7 +99,8 @@ where
 mod tests {
     use super::*;
     use medgen_core::ode::Dopri5Config;
-    use medgen_core::{seeded_rng, test_device};
+    use medgen_core::seeded_rng;
+    use medgen_testing::test_device;
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.try_into_vec_as::<f32>().unwrap()

@@ -37,7 +37,7 @@ pub fn auxiliary_classifier_loss(
 mod tests {
     use super::*;
     use crate::GanError;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     /// Logits {0, ln 2, ln 3} with label 2: p = 3 / 6, loss ln 2. Logits {1, 1, 1} with label
     /// 0: loss ln 3. Mean (ln 2 + ln 3) / 2.

@@ -132,7 +132,7 @@ fn squared_distance(logits: Tensor<2>, target: f64) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     const ALL: [GanLoss; 5] = [
         GanLoss::Minimax,

@@ -80,7 +80,7 @@ impl<const D: usize> Discriminator<D> for AcganDiscriminator {
 mod tests {
     use super::*;
     use burn::tensor::Int;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn two_heads_in_2d_and_3d_and_label_errors() {

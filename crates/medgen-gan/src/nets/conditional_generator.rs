@@ -137,7 +137,7 @@ mod tests {
     use super::*;
     use crate::GanError;
     use burn::tensor::Int;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn config(spatial_dims: usize) -> ConditionalGeneratorConfig {
         let generator = DcganGeneratorConfig::new(spatial_dims, 3, 1, 8)

@@ -143,7 +143,8 @@ impl<const D: usize> Discriminator<D> for DcganDiscriminator {
 mod tests {
     use super::*;
     use crate::GanError;
-    use medgen_core::{CoreError, test_device};
+    use medgen_core::CoreError;
+    use medgen_testing::test_device;
 
     fn config(spatial_dims: usize) -> DcganDiscriminatorConfig {
         DcganDiscriminatorConfig::new(spatial_dims, 1, 8)
@@ -200,8 +201,8 @@ mod spectral_tests {
     use crate::nets::DiscriminatorConv;
     use crate::spectral_norm::tests::largest_singular_value;
     use burn::optim::{AdamConfig, GradientsParams};
-    use medgen_core::test_device;
     use medgen_nn::SpatialConv;
+    use medgen_testing::test_device;
 
     /// Training forwards make every normalised kernel 1-Lipschitz in its `[out, rest]` view
     /// (SVD check), and an optimiser step trains the weights while `u` stays a buffer.

@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use crate::GanError;
     use burn::tensor::{Int, TensorData};
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn config(spatial_dims: usize) -> DcganGeneratorConfig {
         DcganGeneratorConfig::new(spatial_dims, 3, 1, 8)

@@ -126,7 +126,7 @@ fn half_average<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>> {
 mod tests {
     use super::*;
     use crate::nets::NormKind;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn logits_of_all_scales_are_concatenated() {

@@ -183,7 +183,7 @@ impl<const D: usize> Discriminator<D> for PatchGan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn config(spatial_dims: usize) -> PatchGanConfig {
         PatchGanConfig::new(spatial_dims, 1)

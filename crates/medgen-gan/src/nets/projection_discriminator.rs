@@ -105,7 +105,7 @@ impl<const D: usize> Discriminator<D> for ProjectionDiscriminator {
 mod tests {
     use super::*;
     use burn::tensor::{Int, TensorData};
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn config(spatial_dims: usize) -> ProjectionDiscriminatorConfig {
         let base = DcganDiscriminatorConfig::new(spatial_dims, 1, 8)

@@ -193,7 +193,7 @@ impl<const D: usize> Generator<D, D> for UNetGenerator {
 mod tests {
     use super::*;
     use crate::GanError;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn config(spatial_dims: usize) -> UNetGeneratorConfig {
         UNetGeneratorConfig::new(spatial_dims, 1, 2).with_num_downs(3).with_base_channels(2)

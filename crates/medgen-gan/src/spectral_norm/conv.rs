@@ -110,8 +110,8 @@ mod tests {
         Tensor::<1>::from_data(TensorData::new(values, [shape.num_elements()]), &like.device())
             .reshape(shape)
     }
-    use medgen_core::test_device;
     use medgen_nn::SpatialConvConfig;
+    use medgen_testing::test_device;
 
     /// With many iterations, the normalised kernel's `[out, rest]` view has σ = 1, and the
     /// forward pass equals the plain convolution divided by σ (bias set to zero by

@@ -51,7 +51,7 @@ mod tests {
     use burn::module::Param;
     use burn::nn::LinearConfig;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     /// A diagonal weight diag(3, −1) has σ = 3: the layer maps x to x·diag(1, −1/3) + b.
     #[test]

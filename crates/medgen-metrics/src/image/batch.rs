@@ -102,7 +102,7 @@ fn per_channel_mean<const D: usize>(
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn batch_values_equal_the_host_metrics() {

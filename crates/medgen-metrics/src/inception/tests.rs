@@ -5,8 +5,9 @@
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, TensorData};
 use burn_store::ModuleSnapshot;
-use medgen_core::device::testing_on_wgpu;
-use medgen_core::{CoreError, test_device};
+use medgen_core::CoreError;
+use medgen_testing::test_device;
+use medgen_testing::testing_on_wgpu;
 
 use super::pth_writer::{PthTensor, write_pth};
 use super::*;

@@ -82,7 +82,7 @@ fn binary(values: Vec<f64>, what: &str) -> Result<Vec<bool>> {
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn masks(values: &[bool], shape: [usize; 4]) -> Tensor<4> {
         let data: Vec<f32> = values.iter().map(|&v| f32::from(u8::from(v))).collect();

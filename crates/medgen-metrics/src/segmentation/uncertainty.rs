@@ -90,7 +90,7 @@ fn binary_entropy(p: f64) -> f64 {
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn maps_match_closed_forms_on_host_and_device() {

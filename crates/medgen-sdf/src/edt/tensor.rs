@@ -112,7 +112,7 @@ mod tests {
     use crate::SdfError;
     use crate::edt::host::distance_transform_edt;
     use crate::edt::options::NoBackground;
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn batch_matches_host_per_item() {

@@ -99,7 +99,7 @@ mod tests {
     use super::*;
     use crate::SdfError;
     use crate::sdf::host::{mask_from_sdf, signed_distance};
-    use medgen_core::test_device;
+    use medgen_testing::test_device;
 
     fn floats(t: Tensor<4>) -> Vec<f32> {
         t.try_into_vec_as::<f32>().unwrap()

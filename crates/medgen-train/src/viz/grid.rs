@@ -325,7 +325,7 @@ fn label_cells(labels: Tensor<4, Int>) -> Result<Vec<RgbImage>> {
 mod tests {
     use super::*;
     use crate::viz::canvas::tests::read_png;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn grey_grid_pixels_read_back() {

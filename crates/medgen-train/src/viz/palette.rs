@@ -65,7 +65,7 @@ pub(crate) fn read_labels<const D: usize>(labels: Tensor<D, Int>) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medgen_core::device::test_device;
+    use medgen_testing::test_device;
 
     #[test]
     fn palette_is_fixed_and_cycles() {

@@ -1,0 +1,50 @@
+//! # medgen-testing
+//!
+//! What the medgen test suites share and users never need: the device the tests run on
+//! (chosen at run time by `MEDGEN_TEST_DEVICE`, so the same test binaries run on the CPU and
+//! on wgpu), and read-back helpers that panic with the tensor's name. Every crate of the
+//! workspace takes it as a dev-dependency only.
+
+use burn::tensor::kind::Basic;
+use burn::tensor::{Device, Element, Tensor};
+use medgen_core::DeviceChoice;
+
+/// The environment variable that picks the test device (`cpu`, `ndarray`, `wgpu`,
+/// `wgpu-cpu`; default `cpu`).
+pub const TEST_DEVICE_ENV: &str = "MEDGEN_TEST_DEVICE";
+
+/// The device the test suites run on: [`TEST_DEVICE_ENV`] (default `cpu`).
+///
+/// # Panics
+/// Panics with the reason if the variable names an unknown or uncompiled backend: a
+/// misconfigured test run must stop loudly.
+#[track_caller]
+pub fn test_device() -> Device {
+    DeviceChoice::from_env(TEST_DEVICE_ENV)
+        .and_then(DeviceChoice::device)
+        .unwrap_or_else(|err| panic!("{TEST_DEVICE_ENV}: {err}"))
+}
+
+/// Whether the test suites run on a wgpu device (slow in CI: tests shrink their shapes).
+pub fn testing_on_wgpu() -> bool {
+    DeviceChoice::from_env(TEST_DEVICE_ENV).is_ok_and(DeviceChoice::is_wgpu)
+}
+
+/// The values of `tensor` in row-major order as `E`.
+///
+/// # Panics
+/// Panics when the device cannot deliver them (a failed test).
+#[track_caller]
+pub fn host<E: Element, const D: usize, K: Basic>(tensor: Tensor<D, K>) -> Vec<E> {
+    medgen_core::read_values(tensor, "test tensor").unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// `max_i |a_i − b_i|` of two float tensors of one shape, read back to the host.
+///
+/// # Panics
+/// Panics when the shapes differ or the read-back fails.
+#[track_caller]
+pub fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    host::<f32, D, _>(a.sub(b).abs()).into_iter().fold(0.0, f32::max)
+}
