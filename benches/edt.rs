@@ -8,6 +8,9 @@
 //!
 //! Run with `cargo bench --bench edt`; throughput is in mask elements per second.
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -42,7 +45,7 @@ fn bench_edt(c: &mut Criterion) {
             let inside = distance_transform_edt(black_box(&mask), &[n, n], &options).unwrap();
             let outside = distance_transform_edt(black_box(&inverted), &[n, n], &options).unwrap();
             black_box((inside, outside))
-        })
+        });
     });
 
     let side = 128;
@@ -54,7 +57,7 @@ fn bench_edt(c: &mut Criterion) {
             black_box(
                 distance_transform_edt(black_box(&volume), &[side, side, side], &options).unwrap(),
             )
-        })
+        });
     });
     group.finish();
 }

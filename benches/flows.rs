@@ -15,6 +15,9 @@
 //! cargo bench --bench flows
 //! ```
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -44,7 +47,7 @@ fn flow_matching_sampling(c: &mut Criterion) {
             let out = integrate_flow(&unet, x0.clone(), &Condition::none(), &solver, (0.0, 1.0))
                 .expect("sampling");
             black_box(first(out.sample))
-        })
+        });
     });
     group.finish();
 }
@@ -66,7 +69,7 @@ fn ot_coupling(c: &mut Criterion) {
             b.iter(|| {
                 let pairs = coupling.pair_indices(&x0, &x1, &mut rng).expect("coupling");
                 black_box(pairs.target[0])
-            })
+            });
         });
     }
     group.finish();
@@ -79,7 +82,7 @@ fn coupling_flow_log_prob(c: &mut Criterion) {
     let mut group = c.benchmark_group("coupling_flow_log_prob");
     group.throughput(Throughput::Elements(1024));
     group.bench_function("realnvp_8_layers_1024x16", |b| {
-        b.iter(|| black_box(first(flow.log_prob(x.clone()).expect("log_prob"))))
+        b.iter(|| black_box(first(flow.log_prob(x.clone()).expect("log_prob"))));
     });
     group.finish();
 }

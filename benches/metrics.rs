@@ -12,6 +12,9 @@
 //! Run with `cargo bench --bench metrics`; throughput is in covariance entries or pixels per
 //! second.
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -41,14 +44,14 @@ fn bench_frechet(c: &mut Criterion) {
         group.bench_function(format!("frechet_d{d}"), |bench| {
             bench.iter(|| {
                 black_box(frechet_distance(black_box(&a), black_box(&b), &options).unwrap())
-            })
+            });
         });
         // The previous route (three covariance copies, the Cholesky factor copied out),
         // measured in the same run so that the speed-up survives a noisy machine.
         group.bench_function(format!("frechet_d{d}_previous_route"), |bench| {
             bench.iter(|| {
                 black_box(frechet_trace_sqrt_baseline(black_box(&a), black_box(&b)).unwrap())
-            })
+            });
         });
     }
     group.finish();
@@ -63,7 +66,7 @@ fn bench_ssim(c: &mut Criterion) {
     let config = SsimConfig::gaussian(1.0);
     group.throughput(Throughput::Elements((n * n) as u64));
     group.bench_function("ssim_gaussian_512x512", |bench| {
-        bench.iter(|| black_box(ssim(black_box(&a), black_box(&b), &[n, n], &config).unwrap()))
+        bench.iter(|| black_box(ssim(black_box(&a), black_box(&b), &[n, n], &config).unwrap()));
     });
     group.finish();
 }

@@ -14,6 +14,9 @@
 //! cargo bench --bench samplers
 //! ```
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -55,7 +58,7 @@ fn bench_one(c: &mut Criterion, name: &str, shape: [usize; 4], device: &Device) 
     let mut group = c.benchmark_group("scheduler_step");
     group.throughput(Throughput::Elements(evaluations));
     group.bench_function(BenchmarkId::new(name, label), |b| {
-        b.iter(|| black_box(run_schedule(scheduler.as_mut(), &output, &sample)))
+        b.iter(|| black_box(run_schedule(scheduler.as_mut(), &output, &sample)));
     });
     group.finish();
 }
@@ -93,7 +96,7 @@ fn ddim_sampling(c: &mut Criterion) {
             )
             .expect("sampling");
             black_box(out.sample.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>())
-        })
+        });
     });
     group.finish();
 }
@@ -112,7 +115,7 @@ fn unet_training(c: &mut Criterion) {
             b.iter(|| {
                 let y = unet.evaluate(x.clone(), t.clone(), &Condition::none()).expect("forward");
                 black_box(y.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>())
-            })
+            });
         });
     }
 
@@ -137,7 +140,7 @@ fn unet_training(c: &mut Criterion) {
             let report =
                 loss.train_step(&mut trainer, &x0, &Condition::none()).expect("training step");
             black_box(report.loss)
-        })
+        });
     });
     group.finish();
 }

@@ -23,6 +23,9 @@
 //! cargo bench --bench train_ops
 //! ```
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -95,7 +98,7 @@ fn convolutions(c: &mut Criterion) {
         group.throughput(Throughput::Elements(shape.flops()));
 
         group.bench_function(format!("conv_forward/{label}"), |b| {
-            b.iter(|| first_value(conv2d(x.clone(), weight.clone(), None, conv_options())))
+            b.iter(|| first_value(conv2d(x.clone(), weight.clone(), None, conv_options())));
         });
         group.bench_function(format!("conv_input_grad/{label}"), |b| {
             b.iter(|| {
@@ -105,7 +108,7 @@ fn convolutions(c: &mut Criterion) {
                     None,
                     ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1),
                 ))
-            })
+            });
         });
         let burn_route =
             conv2d_weight_backward(x.clone(), weight.clone(), grad.clone(), conv_options());
@@ -124,10 +127,10 @@ fn convolutions(c: &mut Criterion) {
                     grad.clone(),
                     conv_options(),
                 ))
-            })
+            });
         });
         group.bench_function(format!("conv_weight_grad_im2col/{label}"), |b| {
-            b.iter(|| first_value(weight_grad_im2col(&x, &grad)))
+            b.iter(|| first_value(weight_grad_im2col(&x, &grad)));
         });
         let n_hw = shape.batch * shape.side * shape.side;
         let a = gaussian_noise([shape.channels, n_hw], &mut rng, &device).expect("a");
@@ -135,7 +138,7 @@ fn convolutions(c: &mut Criterion) {
         group.bench_function(format!("matmul/{label}"), |b| {
             b.iter(|| {
                 black_box(a.clone().matmul(bm.clone()).slice([0..1, 0..1]).into_scalar::<f32>())
-            })
+            });
         });
     }
     group.finish();
@@ -152,7 +155,7 @@ fn elementwise(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_ops");
     group.throughput(Throughput::Elements(elements));
     group.bench_function("group_norm/16x32x32x32", |b| {
-        b.iter(|| first_value(norm.forward(x.clone())))
+        b.iter(|| first_value(norm.forward(x.clone())));
     });
     group.bench_function("silu/16x32x32x32", |b| b.iter(|| first_value(silu(x.clone()))));
     group.bench_function("add/16x32x32x32", |b| b.iter(|| first_value(x.clone().add(y.clone()))));

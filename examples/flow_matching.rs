@@ -19,9 +19,9 @@
 //! cargo run --release --example flow_matching -- --coupling independent --guidance 2
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -43,18 +43,44 @@ use medgen::train::{
 };
 use rand::RngExt;
 
-const USAGE: &str = "flow_matching: class-conditional flow matching on brain phantoms
-  --out DIR             output folder (default out/flow_matching)
-  --size S              image size in pixels, a multiple of 8 (default 32)
-  --steps N             training steps (default 1000)
-  --batch B             training batch size (default 16)
-  --channels C          U-Net base channels, a multiple of 8 (default 16)
-  --coupling NAME       independent | ot | sinkhorn (default ot)
-  --sigma S             path noise σ >= 0 (default 0)
-  --guidance W          classifier-free guidance scale W >= 0 (default 1: conditional)
-  --samples N           images per setting and held-out phantoms for the distance (default 128)
-  --seed SEED           random seed (default 0)
-  --device NAME         cpu | wgpu | wgpu-cpu (default cpu)";
+/// Class-conditional flow matching on brain phantoms.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/flow_matching")]
+    out: PathBuf,
+    /// Image size in pixels, a multiple of 8.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Training steps.
+    #[arg(long, default_value_t = 1000)]
+    steps: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// U-Net base channels, a multiple of 8.
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// independent | ot | sinkhorn.
+    #[arg(long, default_value = "ot")]
+    coupling: String,
+    /// Path noise σ >= 0.
+    #[arg(long, default_value_t = 0.0)]
+    sigma: f64,
+    /// Classifier-free guidance scale W >= 0.
+    #[arg(long, default_value_t = 1.0)]
+    guidance: f64,
+    /// Images per setting and held-out phantoms for the distance.
+    #[arg(long, default_value_t = 128)]
+    samples: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 /// Number of phantoms in the training set.
 const DATASET_SIZE: usize = 1024;
@@ -86,22 +112,22 @@ impl TimeConditionedNetwork<4> for VelocityUNet {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/flow_matching");
-    let size: usize = args.get("size", 32)?;
-    let steps: usize = args.get("steps", 1000)?;
-    let batch: usize = args.get("batch", 16)?;
-    let channels: usize = args.get("channels", 16)?;
-    let coupling: String = args.get("coupling", "ot".to_string())?;
-    let sigma: f64 = args.get("sigma", 0.0)?;
-    let guidance: f64 = args.get("guidance", 1.0)?;
-    let samples: usize = args.get("samples", 128)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let size = args.size;
+    let steps = args.steps;
+    let batch = args.batch;
+    let channels = args.channels;
+    let coupling = args.coupling.clone();
+    let sigma = args.sigma;
+    let guidance = args.guidance;
+    let samples = args.samples;
+    let seed = args.seed;
+    let device = args.device.device()?;
     let train_device = device.clone().autodiff();
     if batch == 0 || samples < 2 || steps == 0 || !size.is_multiple_of(POOLED) {
         return Err(format!(
-            "--batch, --steps must be positive, --samples >= 2, --size a multiple of {POOLED}\n\n{USAGE}"
+            "--batch, --steps must be positive, --samples >= 2, --size a multiple of {POOLED}; see --help"
         )
         .into());
     }
@@ -109,7 +135,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "independent" => Coupling::Independent,
         "ot" => Coupling::ExactOptimalTransport,
         "sinkhorn" => Coupling::Sinkhorn(SinkhornConfig::new(2.0 * sigma.max(0.1).powi(2))),
-        other => return Err(format!("unknown --coupling {other}\n\n{USAGE}").into()),
+        other => return Err(format!("unknown --coupling {other}; see --help").into()),
     };
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();

@@ -32,10 +32,10 @@
 //! of a training sample); the reported NLL is in the original units,
 //! `−log p(x) = −log p_std((x − μ)/σ) + Σ_i log σ_i`.
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -54,18 +54,37 @@ use medgen::flow::matching::FlowMatchingLossConfig;
 use medgen::train::viz::GridBuilder;
 use medgen::train::{Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
 
-const USAGE: &str = "flows_2d: RealNVP, a spline flow, a CNF, I-CFM and OT-CFM on a 2D toy density
-  --data NAME        two-moons | eight-gaussians | checkerboard (default two-moons)
-  --noise S          two-moons noise (default 0.05; torchcfm uses 0.2, where even the
-                     true density is only ~0.35 nats better than a Gaussian)
-  --steps N          training steps of the discrete flows (default 2000; I-CFM takes 4N
-                     and OT-CFM 2N cheap flow-matching steps, the CNF N/2 steps, each of
-                     which integrates an ODE)
-  --batch B          training batch size (default 256)
-  --test N           held-out points (default 5000)
-  --out DIR          output folder (default out/flows_2d)
-  --seed SEED        random seed (default 0)
-  --device NAME      cpu | wgpu | wgpu-cpu (default cpu)";
+/// RealNVP, a spline flow, a CNF, I-CFM and OT-CFM on a 2D toy density.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// two-moons | eight-gaussians | checkerboard.
+    #[arg(long, default_value = "two-moons")]
+    data: ToyDensity,
+    /// Two-moons noise (torchcfm uses 0.2, where even the true density is only ~0.35 nats
+    /// better than a Gaussian).
+    #[arg(long, default_value_t = 0.05)]
+    noise: f64,
+    /// Training steps of the discrete flows (I-CFM takes 4N and OT-CFM 2N cheap flow-matching
+    /// steps, the CNF N/2 steps, each of which integrates an ODE).
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Held-out points.
+    #[arg(long, default_value_t = 5000)]
+    test: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long, default_value = "out/flows_2d")]
+    out: PathBuf,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 /// Points used to estimate the standardisation and the Gaussian baseline.
 const FIT_SAMPLE: usize = 20_000;
@@ -81,19 +100,19 @@ const WIDTH: usize = 64;
 const FM_SIGMA: f64 = 0.01;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let mut data: ToyDensity = args.get("data", ToyDensity::ALL[0])?;
+    let args = Args::parse();
+    let mut data = args.data;
     if let ToyDensity::TwoMoons { noise } = &mut data {
-        *noise = args.get("noise", 0.05)?;
+        *noise = args.noise;
     }
-    let steps: usize = args.get("steps", 2000)?;
-    let batch: usize = args.get("batch", 256)?;
-    let test_size: usize = args.get("test", 5000)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let out = args.path("out", "out/flows_2d");
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let steps = args.steps;
+    let batch = args.batch;
+    let test_size = args.test;
+    let seed = args.seed;
+    let out = args.out.clone();
+    let device = args.device.device()?;
     if steps < 2 || batch == 0 || test_size == 0 {
-        return Err(format!("need --steps >= 2, --batch >= 1, --test >= 1\n\n{USAGE}").into());
+        return Err("need --steps >= 2, --batch >= 1, --test >= 1; see --help".into());
     }
     std::fs::create_dir_all(&out)?;
     let mut rng = seeded_rng(seed);

@@ -15,10 +15,10 @@
 //! cargo run --release --example gan -- --out out/gan
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -35,15 +35,35 @@ use medgen::train::viz::GridBuilder;
 use medgen::train::{EmaConfig, TrainingProgress};
 use rand::RngExt;
 
-const USAGE: &str = "gan: train an unconditional DCGAN and a class-conditional GAN on phantoms
-  --out DIR           output folder (default out/gan)
-  --size S            image size, a multiple of 8 (default 32)
-  --steps N           generator steps per model (default 1200)
-  --batch B           batch size (default 32)
-  --channels C        base channels of both networks (default 16)
-  --check-every K     sample-quality check every K steps (default 250)
-  --seed SEED         random seed (default 0)
-  --device NAME       cpu | wgpu | wgpu-cpu (default cpu)";
+/// Train an unconditional DCGAN and a class-conditional GAN on phantoms.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/gan")]
+    out: PathBuf,
+    /// Image size, a multiple of 8.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Generator steps per model.
+    #[arg(long, default_value_t = 1200)]
+    steps: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Base channels of both networks.
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// Sample-quality check every K steps.
+    #[arg(long, default_value_t = 250)]
+    check_every: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 /// Phantoms in the training set and in the held-out monitoring set.
 const TRAIN_SIZE: usize = 1024;
@@ -57,17 +77,17 @@ const FEATURE_GRID: usize = 8;
 const PRDC_NEIGHBOURS: usize = 5;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/gan");
-    let size: usize = args.get("size", 32)?;
-    let steps: usize = args.get("steps", 1200)?;
-    let batch: usize = args.get("batch", 32)?;
-    let channels: usize = args.get("channels", 16)?;
-    let check_every: usize = args.get("check-every", 250)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let size = args.size;
+    let steps = args.steps;
+    let batch = args.batch;
+    let channels = args.channels;
+    let check_every = args.check_every;
+    let seed = args.seed;
+    let device = args.device.device()?;
     if !size.is_multiple_of(8) || batch == 0 || steps == 0 || check_every == 0 {
-        return Err(format!("--size must be a multiple of 8, the rest positive\n\n{USAGE}").into());
+        return Err("--size must be a multiple of 8, the rest positive; see --help".into());
     }
     std::fs::create_dir_all(&out)?;
     let train_device = device.clone().autodiff();

@@ -15,9 +15,9 @@
 //! cargo run --release --example latent_diffusion -- --out out/latent_diffusion
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -37,14 +37,32 @@ use medgen::vae::{
 };
 use rand::RngExt;
 
-const USAGE: &str = "latent_diffusion: age-conditional phantoms by latent diffusion
-  --out DIR           output folder (default out/latent_diffusion)
-  --vae-steps N       VAE training steps (default 600)
-  --steps N           diffusion training steps (default 1500)
-  --guidance W        classifier-free guidance scale (default 3)
-  --sampling-steps K  DDIM steps (default 50)
-  --seed SEED         random seed (default 0)
-  --device NAME       cpu | wgpu | wgpu-cpu (default cpu)";
+/// Age-conditional phantoms by latent diffusion.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/latent_diffusion")]
+    out: PathBuf,
+    /// VAE training steps.
+    #[arg(long, default_value_t = 600)]
+    vae_steps: usize,
+    /// Diffusion training steps.
+    #[arg(long, default_value_t = 1500)]
+    steps: usize,
+    /// Classifier-free guidance scale.
+    #[arg(long, default_value_t = 3.0)]
+    guidance: f64,
+    /// DDIM steps.
+    #[arg(long, default_value_t = 50)]
+    sampling_steps: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 const SIZE: usize = 32;
 const TRAIN: usize = 1024;
@@ -54,14 +72,14 @@ const AGES: [f32; 8] = [0.0, 0.14, 0.29, 0.43, 0.57, 0.71, 0.86, 1.0];
 const PER_AGE: usize = 6;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/latent_diffusion");
-    let vae_steps: usize = args.get("vae-steps", 600)?;
-    let steps: usize = args.get("steps", 1500)?;
-    let guidance: f64 = args.get("guidance", 3.0)?;
-    let sampling_steps: usize = args.get("sampling-steps", 50)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let vae_steps = args.vae_steps;
+    let steps = args.steps;
+    let guidance = args.guidance;
+    let sampling_steps = args.sampling_steps;
+    let seed = args.seed;
+    let device = args.device.device()?;
     let train_device = device.clone().autodiff();
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();

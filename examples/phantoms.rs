@@ -11,9 +11,9 @@
 //! cargo run --release --example phantoms -- --out out/phantoms [--n 16] [--size 64] [--seed 0]
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
+use std::path::PathBuf;
 
 use medgen::burn::tensor::{Int, Tensor};
 use medgen::core::{DeviceChoice, seeded_rng};
@@ -22,20 +22,34 @@ use medgen::data::{
 };
 use medgen::train::viz::{GridBuilder, VolumeSlice};
 
-const USAGE: &str = "phantoms: generate synthetic brain phantoms
-  --out DIR      output folder (default out/phantoms)
-  --n N          2D phantoms to draw (default 16)
-  --size S       image size in pixels (default 64)
-  --seed SEED    random seed (default 0)
-  --device NAME  cpu | wgpu | wgpu-cpu (default cpu)";
+/// Generate synthetic brain phantoms.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/phantoms")]
+    out: PathBuf,
+    /// 2D phantoms to draw.
+    #[arg(long, default_value_t = 16)]
+    n: usize,
+    /// Image size in pixels.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/phantoms");
-    let n: usize = args.get("n", 16)?;
-    let size: usize = args.get("size", 64)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let n = args.n;
+    let size = args.size;
+    let seed = args.seed;
+    let device = args.device.device()?;
     std::fs::create_dir_all(&out)?;
     let mut rng = seeded_rng(seed);
 

@@ -15,9 +15,9 @@
 //! cargo run --release --example pix2pix -- --out out/pix2pix
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -35,15 +35,35 @@ use medgen::metrics::{SsimConfig, psnr_batch, ssim_batch};
 use medgen::train::TrainingProgress;
 use medgen::train::viz::GridBuilder;
 
-const USAGE: &str = "pix2pix: paired translation on phantoms (low-dose denoising, T1 -> T2)
-  --out DIR         output folder (default out/pix2pix)
-  --size S          image size, a power of two >= 32 (default 32)
-  --steps N         training steps per task (default 1500)
-  --batch B         batch size (default 8)
-  --channels C      base channels of the U-Net and the PatchGAN (default 16)
-  --lambda L        weight of the L1 term (default 100)
-  --seed SEED       random seed (default 0)
-  --device NAME     cpu | wgpu | wgpu-cpu (default cpu)";
+/// Paired translation on phantoms (low-dose denoising, T1 -> T2).
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/pix2pix")]
+    out: PathBuf,
+    /// Image size, a power of two >= 32.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Training steps per task.
+    #[arg(long, default_value_t = 1500)]
+    steps: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Base channels of the U-Net and the PatchGAN.
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// Weight of the L1 term.
+    #[arg(long, default_value_t = 100.0)]
+    lambda: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 /// Pairs for training and for the held-out evaluation.
 const TRAIN_PAIRS: usize = 512;
@@ -52,17 +72,17 @@ const TEST_PAIRS: usize = 64;
 const PANEL: usize = 8;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/pix2pix");
-    let size: usize = args.get("size", 32)?;
-    let steps: usize = args.get("steps", 1500)?;
-    let batch: usize = args.get("batch", 8)?;
-    let channels: usize = args.get("channels", 16)?;
-    let lambda: f64 = args.get("lambda", 100.0)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let size = args.size;
+    let steps = args.steps;
+    let batch = args.batch;
+    let channels = args.channels;
+    let lambda = args.lambda;
+    let seed = args.seed;
+    let device = args.device.device()?;
     if !size.is_power_of_two() || size < 32 || steps == 0 || batch == 0 {
-        return Err(format!("--size must be a power of two >= 32\n\n{USAGE}").into());
+        return Err("--size must be a power of two >= 32; see --help".into());
     }
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();

@@ -18,10 +18,10 @@
 //! cargo run --release --example quickstart -- --out out/quickstart --resume out/quickstart/checkpoints
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -39,21 +39,47 @@ use medgen::train::{
     WarmupCosineConfig, latest_checkpoint,
 };
 
-const USAGE: &str = "quickstart: train a DDPM on brain phantoms and sample from it
-  --out DIR             output folder (default out/quickstart)
-  --size S              image size in pixels, a multiple of 4 (default 32)
-  --steps N             training steps (default 1200)
-  --batch B             training batch size (default 16)
-  --channels C          U-Net base channels, a multiple of 8 (default 16)
-  --sampler NAME        ddpm | ddim | euler | heun | dpm++2m, the last three also with
-                        -karras (default ddim)
-  --sampling-steps K    sampler steps (default 50; ddpm uses at least 100)
-  --samples N           images to draw (default 32)
-  --guidance W          class-conditional model sampled with guidance scale W (W >= 1;
-                        default 0: unconditional)
-  --seed SEED           random seed (default 0)
-  --device NAME         cpu | wgpu | wgpu-cpu (default cpu)
-  --resume PATH         continue from a checkpoint file or a checkpoint folder";
+/// Train a DDPM on brain phantoms and sample from it.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/quickstart")]
+    out: PathBuf,
+    /// Image size in pixels, a multiple of 4.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Training steps.
+    #[arg(long, default_value_t = 1200)]
+    steps: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// U-Net base channels, a multiple of 8.
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// ddpm | ddim | euler | heun | dpm++2m, the last three also with -karras.
+    #[arg(long, default_value = "ddim")]
+    sampler: String,
+    /// Sampler steps.
+    #[arg(long, default_value_t = 50)]
+    sampling_steps: usize,
+    /// Images to draw.
+    #[arg(long, default_value_t = 32)]
+    samples: usize,
+    /// Class-conditional model sampled with guidance scale W (W >= 1; default 0: unconditional).
+    #[arg(long, default_value_t = 0.0)]
+    guidance: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    /// Continue from a checkpoint file or a checkpoint folder.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
 
 /// Number of phantoms in the training set.
 const DATASET_SIZE: usize = 1024;
@@ -63,24 +89,25 @@ const NUM_CLASSES: usize = 3;
 const CONDITION_DROP_PROB: f64 = 0.1;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/quickstart");
-    let size: usize = args.get("size", 32)?;
-    let steps: usize = args.get("steps", 1200)?;
-    let batch: usize = args.get("batch", 16)?;
-    let channels: usize = args.get("channels", 16)?;
-    let sampler: String = args.get("sampler", "ddim".to_string())?;
-    let sampling_steps: usize = args.get("sampling-steps", 50)?;
-    let samples: usize = args.get("samples", 32)?;
-    let guidance: f64 = args.get("guidance", 0.0)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let size = args.size;
+    let steps = args.steps;
+    let batch = args.batch;
+    let channels = args.channels;
+    let sampler = args.sampler.clone();
+    let sampling_steps = args.sampling_steps;
+    let samples = args.samples;
+    let guidance = args.guidance;
+    let seed = args.seed;
+    let device = args.device.device()?;
     let train_device = device.clone().autodiff();
     if batch == 0 || samples == 0 || steps == 0 || !(guidance == 0.0 || guidance >= 1.0) {
-        return Err(format!(
-            "--batch, --samples and --steps must be positive, --guidance 0 or >= 1\n\n{USAGE}"
-        )
-        .into());
+        return Err(
+            "--batch, --samples and --steps must be positive, --guidance 0 or >= 1; see --help"
+                .to_string()
+                .into(),
+        );
     }
     let conditional = guidance >= 1.0;
     std::fs::create_dir_all(&out)?;
@@ -120,10 +147,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = init_seeded(&train_device, &mut rng, |d| unet.init(d))?;
     println!("U-Net with {} parameters", model.num_params());
     let optimizer = AdamWConfig::new().with_weight_decay(0.0).init();
-    let resume: String = args.get("resume", String::new())?;
-    let trainer = match (!resume.is_empty()).then_some(resume.as_str()) {
+    let trainer = match args.resume.as_deref() {
         Some(path) => {
-            let checkpoint = Checkpoint::read(resolve_checkpoint(Path::new(path))?)?;
+            let checkpoint = Checkpoint::read(resolve_checkpoint(path)?)?;
             println!("resuming from step {}", checkpoint.step());
             Trainer::resume(&trainer_config, model, optimizer, &checkpoint, &run)?
         }

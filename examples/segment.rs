@@ -17,9 +17,9 @@
 //! cargo run --release --example segment -- --out out/segment-ddim --generator diffusion
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -39,18 +39,44 @@ use medgen::seg::{
 use medgen::train::viz::GridBuilder;
 use medgen::train::{EmaConfig, Trainer, TrainerConfig, TrainingProgress, WarmupCosineConfig};
 
-const USAGE: &str = "segment: FlowSDF segmentation of phantom lesions with uncertainty
-  --out DIR          output folder (default out/segment)
-  --size S           image size, a multiple of 4 (default 32)
-  --steps N          training steps (default 800)
-  --batch B          training batch size (default 16)
-  --channels C       U-Net base channels, a multiple of 8 (default 16)
-  --generator NAME   flow | diffusion (default flow)
-  --train N          training phantoms (default 256)
-  --test N           test phantoms (default 16)
-  --annotators A     annotations per phantom (default 4)
-  --seed SEED        random seed (default 0)
-  --device NAME      cpu | wgpu | wgpu-cpu (default cpu)";
+/// FlowSDF segmentation of phantom lesions with uncertainty.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/segment")]
+    out: PathBuf,
+    /// Image size, a multiple of 4.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Training steps.
+    #[arg(long, default_value_t = 800)]
+    steps: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// U-Net base channels, a multiple of 8.
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// flow | diffusion.
+    #[arg(long, default_value = "flow")]
+    generator: String,
+    /// Training phantoms.
+    #[arg(long, default_value_t = 256)]
+    train: usize,
+    /// Test phantoms.
+    #[arg(long, default_value_t = 16)]
+    test: usize,
+    /// Annotations per phantom.
+    #[arg(long, default_value_t = 4)]
+    annotators: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 /// Truncation of the SDFs in pixels.
 const TAU: f64 = 4.0;
@@ -62,24 +88,25 @@ const ENSEMBLES: [usize; 3] = [1, 4, 16];
 const STEP_COUNTS: [usize; 3] = [1, 3, 10];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/segment");
-    let size: usize = args.get("size", 32)?;
-    let steps: usize = args.get("steps", 800)?;
-    let batch: usize = args.get("batch", 16)?;
-    let channels: usize = args.get("channels", 16)?;
-    let generator: String = args.get("generator", "flow".to_string())?;
-    let n_train: usize = args.get("train", 256)?;
-    let n_test: usize = args.get("test", 16)?;
-    let annotators: usize = args.get("annotators", 4)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let size = args.size;
+    let steps = args.steps;
+    let batch = args.batch;
+    let channels = args.channels;
+    let generator = args.generator.clone();
+    let n_train = args.train;
+    let n_test = args.test;
+    let annotators = args.annotators;
+    let seed = args.seed;
+    let device = args.device.device()?;
     let train_device = device.clone().autodiff();
     if steps == 0 || batch == 0 || n_train == 0 || n_test == 0 || annotators < 2 {
-        return Err(format!(
-            "--steps, --batch, --train, --test must be positive, --annotators >= 2\n\n{USAGE}"
-        )
-        .into());
+        return Err(
+            "--steps, --batch, --train, --test must be positive, --annotators >= 2; see --help"
+                .to_string()
+                .into(),
+        );
     }
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();
@@ -105,7 +132,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let generator_config = match generator.as_str() {
         "flow" => SdfGeneratorConfig::default(),
         "diffusion" => SdfGeneratorConfig::Diffusion(DiffusionSdfConfig::new()),
-        other => return Err(format!("unknown --generator {other}\n\n{USAGE}").into()),
+        other => return Err(format!("unknown --generator {other}; see --help").into()),
     };
     let config = SdfSegmenterConfig::new(1, 1)
         .with_sdf(sdf)

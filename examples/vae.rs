@@ -17,9 +17,9 @@
 //! cargo run --release --example vae -- --out out/vae
 //! ```
 
-mod common;
-
+use clap::Parser;
 use std::error::Error;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
@@ -38,26 +38,42 @@ use medgen::vae::{
 };
 use rand::RngExt;
 
-const USAGE: &str = "vae: AE, denoising AE, VAE and adversarial AE on brain phantoms, side by side
-  --out DIR      output folder (default out/vae)
-  --steps N      training steps per model (default 300)
-  --batch B      batch size (default 32)
-  --k K          importance samples of the IWAE bound (default 64)
-  --seed SEED    random seed (default 0)
-  --device NAME  cpu | wgpu | wgpu-cpu (default cpu)";
+/// AE, denoising AE, VAE and adversarial AE on brain phantoms, side by side.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Output folder.
+    #[arg(long, default_value = "out/vae")]
+    out: PathBuf,
+    /// Training steps per model.
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Importance samples of the IWAE bound.
+    #[arg(long, default_value_t = 64)]
+    k: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu | wgpu | wgpu-cpu.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
 
 const SIZE: usize = 32;
 const TRAIN: usize = 768;
 const TEST: usize = 64;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = common::Args::parse(USAGE)?;
-    let out = args.path("out", "out/vae");
-    let steps: usize = args.get("steps", 300)?;
-    let batch: usize = args.get("batch", 32)?;
-    let k: usize = args.get("k", 64)?;
-    let seed: u64 = args.get("seed", 0)?;
-    let device = args.get("device", DeviceChoice::Cpu)?.device()?;
+    let args = Args::parse();
+    let out = args.out.clone();
+    let steps = args.steps;
+    let batch = args.batch;
+    let k = args.k;
+    let seed = args.seed;
+    let device = args.device.device()?;
     let train_device = device.clone().autodiff();
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();

@@ -38,6 +38,30 @@ pub fn ensure_shape(got: &[usize], expected: &[usize], what: &str) -> Result<()>
     if got == expected { Ok(()) } else { Err(CoreError::shape(what, format!("{expected:?}"), got)) }
 }
 
+/// The shape `[n, item_shape...]` of a batch of `n` items as a rank-`D` array (samplers turn
+/// a model's per-item shape into the shape of the noise they draw).
+///
+/// # Errors
+/// [`CoreError::InvalidRank`] naming `what` unless `item_shape` has `D − 1` axes;
+/// [`CoreError::Empty`] naming `what` for a zero-sized axis.
+pub fn batch_shape<const D: usize>(
+    n: usize,
+    item_shape: &[usize],
+    what: &str,
+) -> Result<[usize; D]> {
+    if item_shape.len() + 1 != D {
+        return Err(CoreError::InvalidRank {
+            what: format!("{what} (items of shape {item_shape:?})"),
+            expected: item_shape.len() + 1,
+            got: D,
+        });
+    }
+    ensure_non_empty(item_shape, what)?;
+    let mut shape = [n; D];
+    shape[1..].copy_from_slice(item_shape);
+    Ok(shape)
+}
+
 /// Fails unless `tensor` is a non-empty batch of images or volumes with spatial rank
 /// `D - 2` (`[N, C, H, W]` or `[N, C, D, H, W]`).
 pub fn ensure_batch<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<()> {
@@ -51,6 +75,15 @@ pub fn ensure_batch<const D: usize>(tensor: &Tensor<D>, what: &str) -> Result<()
 mod tests {
     use super::*;
     use medgen_testing::test_device;
+
+    #[test]
+    fn batch_shapes_prepend_the_count_and_check_the_rank() {
+        assert_eq!(batch_shape::<4>(3, &[1, 8, 8], "sample_shape").unwrap(), [3, 1, 8, 8]);
+        let err = batch_shape::<5>(3, &[1, 8, 8], "sample_shape").unwrap_err();
+        assert!(matches!(err, CoreError::InvalidRank { expected: 4, got: 5, .. }));
+        assert!(err.to_string().contains("sample_shape"));
+        assert!(matches!(batch_shape::<3>(1, &[0, 2], "item"), Err(CoreError::Empty { .. })));
+    }
 
     #[test]
     fn finite_check_catches_nan_and_inf() {

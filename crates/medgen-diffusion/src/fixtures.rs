@@ -52,14 +52,14 @@ pub(crate) struct DdpmStepRef {
 
 impl DiffusersRefs {
     /// Reads the fixture shipped with the crate.
-    pub fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/diffusion.json");
         let text = std::fs::read_to_string(path).expect("fixture diffusion.json");
         serde_json::from_str(&text).expect("valid diffusion.json")
     }
 
     /// `values` as a `[1, 2, 3, 3]` tensor of the fixture's shape.
-    pub fn tensor(&self, values: &[f32], device: &Device) -> Tensor<4> {
+    pub(crate) fn tensor(&self, values: &[f32], device: &Device) -> Tensor<4> {
         let shape: [usize; 4] = self.shape.clone().try_into().expect("rank-4 fixture");
         Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
     }

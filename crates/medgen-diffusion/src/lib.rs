@@ -23,8 +23,8 @@
 //!   reverse-time Euler–Maruyama and predictor–corrector (Langevin) sampling.
 //! - [`noisy_classifier`] and [`classifier_guidance`]: a time-conditioned classifier of noisy
 //!   images and classifier guidance by its autodiff input gradient.
-//! - [`img2img`] (SDEdit) and [`repaint`] (RePaint inpainting with resampling jumps).
-//! - [`variational_bound`]: the DDPM ELBO per timestep in bits/dim with per-pixel maps, for
+//! - [`img2img()`] (SDEdit) and [`repaint`] (RePaint inpainting with resampling jumps).
+//! - [`variational_bound()`]: the DDPM ELBO per timestep in bits/dim with per-pixel maps, for
 //!   likelihood-based anomaly scoring.
 //!
 //! Every tensor operation works on `Tensor<D>` of any rank: `D = 4` for 2D images

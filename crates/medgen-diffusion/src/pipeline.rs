@@ -6,7 +6,7 @@
 use burn::tensor::{Device, Tensor};
 use medgen_core::TimeConditionedNetwork;
 use medgen_core::noise::gaussian_noise;
-use medgen_core::{Condition, CoreError, GuidanceConfig, Sample, Samples, SeededRng};
+use medgen_core::{Condition, GuidanceConfig, Sample, Samples, SeededRng};
 
 use crate::error::{DiffusionError, Result};
 use crate::sampling::{SamplingOutput, sample};
@@ -29,7 +29,8 @@ impl<N> DiffusionPipeline<N> {
     /// sample (`[C, H, W]` for images, `[C, D, H, W]` for volumes); no guidance (`w = 1`).
     ///
     /// # Errors
-    /// [`DiffusionError::InvalidStepCount`] for zero steps; an `InvalidConfig` error naming
+    /// [`DiffusionError::InvalidStepCount`] unless `1 ≤ num_inference_steps ≤ T`; an
+    /// `InvalidConfig` error naming
     /// `sample_shape` when it is empty or holds a zero.
     pub fn new(
         network: N,
@@ -37,8 +38,12 @@ impl<N> DiffusionPipeline<N> {
         num_inference_steps: usize,
         sample_shape: &[usize],
     ) -> Result<Self> {
-        if num_inference_steps == 0 {
-            return Err(DiffusionError::InvalidStepCount { requested: 0, num_train_timesteps: 0 });
+        let num_train_timesteps = scheduler.num_train_timesteps();
+        if !(1..=num_train_timesteps).contains(&num_inference_steps) {
+            return Err(DiffusionError::InvalidStepCount {
+                requested: num_inference_steps,
+                num_train_timesteps,
+            });
         }
         if sample_shape.is_empty() || sample_shape.contains(&0) {
             return Err(DiffusionError::config(
@@ -99,21 +104,6 @@ impl<N> DiffusionPipeline<N> {
         let mut scheduler = self.scheduler.build::<D>(self.num_inference_steps)?;
         sample(&self.network, scheduler.as_mut(), x_t, condition, &self.guidance, rng)
     }
-
-    /// The batch shape `[n, *sample_shape]` as a rank-`D` array.
-    fn batch_shape<const D: usize>(&self, n: usize) -> Result<[usize; D]> {
-        if self.sample_shape.len() + 1 != D {
-            return Err(CoreError::shape(
-                "sample_shape",
-                format!("{} sizes for rank-{D} samples", D - 1),
-                &self.sample_shape,
-            )
-            .into());
-        }
-        let mut shape = [n; D];
-        shape[1..].copy_from_slice(&self.sample_shape);
-        Ok(shape)
-    }
 }
 
 impl<const D: usize, N: TimeConditionedNetwork<D>> Sample<D> for DiffusionPipeline<N> {
@@ -129,7 +119,7 @@ impl<const D: usize, N: TimeConditionedNetwork<D>> Sample<D> for DiffusionPipeli
         rng: &mut SeededRng,
         device: &Device,
     ) -> Result<Samples<D>> {
-        let shape = self.batch_shape::<D>(n)?;
+        let shape = medgen_core::check::batch_shape(n, &self.sample_shape, "sample_shape")?;
         let mut scheduler = self.scheduler.build::<D>(self.num_inference_steps)?;
         let x_t = gaussian_noise(shape, rng, device)?.mul_scalar(scheduler.init_noise_sigma());
         let output =
@@ -197,7 +187,7 @@ mod tests {
             .with_guidance(GuidanceConfig::new().with_scale(3.0));
         assert!(matches!(
             guided.sample(1, &Condition::none(), &mut seeded_rng(0), &device),
-            Err(DiffusionError::Core(CoreError::GuidanceWithoutCondition { .. }))
+            Err(DiffusionError::Core(medgen_core::CoreError::GuidanceWithoutCondition { .. }))
         ));
     }
 }

@@ -89,6 +89,15 @@ impl SchedulerConfig {
         }
     }
 
+    /// The number of training timesteps `T` of the configured schedule.
+    pub fn num_train_timesteps(&self) -> usize {
+        match self {
+            Self::Ddpm(c) => c.num_train_timesteps,
+            Self::Ddim(c) => c.num_train_timesteps,
+            Self::Sigma(c) => c.num_train_timesteps,
+        }
+    }
+
     /// The same scheduler for a network that predicts `prediction_type`.
     pub fn with_prediction_type(self, prediction_type: PredictionType) -> Self {
         match self {

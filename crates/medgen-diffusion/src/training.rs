@@ -1,6 +1,6 @@
 //! Training a denoising network: the weighted denoising loss for each prediction type, with
 //! optional min-SNR-γ weighting and classifier-free-guidance condition dropout, driven by
-//! medgen-core's family-agnostic [`Trainer`].
+//! medgen-train's family-agnostic [`Trainer`](medgen_train::Trainer).
 //!
 //! For a clean batch `x₀` (`[N, C, ...]`, 2D or 3D), one training loss draws, from the
 //! caller's generator and in this order, timesteps `t_n ~ U{0, …, T−1}`, noise

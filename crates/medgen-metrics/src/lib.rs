@@ -3,8 +3,8 @@
 //! The numbers medgen models are judged by, computed as the peer libraries compute them so
 //! that results compare number for number:
 //!
-//! - distribution metrics: the [`frechet_distance`] behind FID (pytorch-fid), [`kid`]
-//!   (torchmetrics/clean-fid), [`inception_score`], on features from any
+//! - distribution metrics: the [`frechet_distance`] behind FID (pytorch-fid), [`kid()`]
+//!   (torchmetrics/clean-fid), [`inception_score()`], on features from any
 //!   [`FeatureExtractor`], such as pytorch-fid's [`InceptionV3`] (standard weight file
 //!   loaded from a local path through burn-store's PyTorch reader);
 //! - image quality: [`ssim`] (scikit-image), [`ms_ssim`], [`psnr`], [`mse`], [`mae`];

@@ -13,7 +13,7 @@ use crate::error::Result;
 ///
 /// Every value must be exactly `0.0` (background, `false`) or `1.0` (foreground, `true`);
 /// anything else (including NaN, or a soft mask such as `0.7`) is
-/// [`CoreError::NonBinaryMask`](medgen_core::CoreError::NonBinaryMask): threshold soft masks explicitly before calling (e.g.
+/// [`CoreError::NonBinaryMask`]: threshold soft masks explicitly before calling (e.g.
 /// `mask.greater_elem(0.5).float()`), so the choice of threshold stays visible.
 pub fn read_binary_mask<const D: usize>(
     tensor: Tensor<D>,

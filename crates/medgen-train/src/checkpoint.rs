@@ -23,7 +23,7 @@
 //! ```
 //!
 //! The file layout is documented in
-//! [`checkpoint_container`](crate::checkpoint_container). Modules and optimiser states
+//! [`checkpoint_container`]. Modules and optimiser states
 //! are stored as Burn burnpack bytes (`Module::into_record().into_bytes()`,
 //! `ModuleOptimizer::into_bytes()`); saving reads every tensor back to the host once.
 
@@ -110,7 +110,7 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint to `path` atomically (see
-    /// [`write_atomically`](crate::write_atomically)).
+    /// [`write_atomically`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         write_atomically(path.as_ref(), |out| self.write_to(out))
     }

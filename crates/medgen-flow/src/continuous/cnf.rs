@@ -178,21 +178,6 @@ impl<F> ContinuousFlow<F> {
         }
         Ok(Self { field, config, item_shape })
     }
-
-    /// The batch shape `[n, item_shape...]` as an array of rank `D`.
-    fn batch_shape<const D: usize>(&self, n: usize) -> Result<[usize; D]> {
-        if self.item_shape.len() + 1 != D {
-            return Err(CoreError::InvalidRank {
-                what: "samples of this flow".into(),
-                expected: self.item_shape.len() + 1,
-                got: D,
-            }
-            .into());
-        }
-        let mut shape = [n; D];
-        shape[1..].copy_from_slice(&self.item_shape);
-        Ok(shape)
-    }
 }
 
 impl<const D: usize, F: DivergenceField<D>> Sample<D> for ContinuousFlow<F> {
@@ -207,7 +192,7 @@ impl<const D: usize, F: DivergenceField<D>> Sample<D> for ContinuousFlow<F> {
         rng: &mut SeededRng,
         device: &Device,
     ) -> Result<Samples<D>> {
-        let shape = self.batch_shape(n)?;
+        let shape = medgen_core::check::batch_shape(n, &self.item_shape, "item_shape")?;
         let z = gaussian_noise(shape, rng, device)?;
         let solution = cnf_transport(&self.field, z, condition, &self.config.solver, 0.0, 1.0)?;
         Ok(Samples { samples: solution.state, nfe: solution.nfe })
@@ -443,11 +428,7 @@ mod tests {
         let value = flow.log_density(x, &Condition::none(), &mut rng).unwrap();
         assert_eq!(value.nats.dims(), [5]);
         assert_eq!(value.kind, DensityKind::Exact);
-        // Rank mismatch, zero probes, NaN and wrong dimension are typed errors.
-        assert!(matches!(
-            flow.batch_shape::<3>(5),
-            Err(crate::FlowError::Core(CoreError::InvalidRank { .. }))
-        ));
+        // Zero probes, NaN and wrong dimension are typed errors.
         let zero = config.clone().with_divergence(DivergenceMethod::hutchinson(0));
         let ok = Tensor::<2>::zeros([3, 2], &device);
         let none = Condition::none();

@@ -75,16 +75,7 @@ impl<const D: usize, N: TimeConditionedNetwork<D>> Sample<D> for FlowMatchingMod
         rng: &mut SeededRng,
         device: &Device,
     ) -> Result<Samples<D>> {
-        if self.sample_shape.len() + 1 != D {
-            return Err(CoreError::shape(
-                "sample_shape",
-                format!("{} sizes for rank-{D} samples", D - 1),
-                &self.sample_shape,
-            )
-            .into());
-        }
-        let mut shape = [n; D];
-        shape[1..].copy_from_slice(&self.sample_shape);
+        let shape = medgen_core::check::batch_shape(n, &self.sample_shape, "sample_shape")?;
         let x0: Tensor<D> = gaussian_noise(shape, rng, device)?;
         let guided = ClassifierFreeGuidance::new(&self.network, self.guidance.clone())?;
         self.guidance.validate(condition)?;

@@ -75,7 +75,7 @@ struct GanMetadata {
     ema: Option<EmaState>,
 }
 
-/// An adversarial training run (see the [module documentation](self)) of a generator `G`
+/// An adversarial training run (see the [module documentation](crate::train)) of a generator `G`
 /// (input rank `I`, output rank `D`) and a discriminator `Dn`, both on an autodiff device.
 ///
 /// The run's [`SeededRng`] is owned by the trainer and handed to the batch source, so that
@@ -232,7 +232,7 @@ where
     }
 
     /// One step: `n_critic` discriminator updates on fresh batches from `data(step, rng)`,
-    /// then one generator update on the last batch (see the [module documentation](self)).
+    /// then one generator update on the last batch (see the [module documentation](crate::train)).
     ///
     /// # Errors
     /// [`CoreError::Diverged`] naming the 0-based step and the network whose loss became NaN

@@ -24,7 +24,7 @@ impl ClassificationCurve {
     /// # Errors
     /// [`CoreError::ShapeMismatch`] for different lengths, [`CoreError::Empty`],
     /// [`CoreError::NonFinite`] for a NaN or infinite score.
-    pub fn new(labels: &[bool], scores: &[f64]) -> Result<Self> {
+    pub(super) fn new(labels: &[bool], scores: &[f64]) -> Result<Self> {
         if labels.len() != scores.len() {
             return Err(CoreError::shape(
                 "scores",
@@ -60,12 +60,12 @@ impl ClassificationCurve {
     }
 
     /// The number of positive labels.
-    pub fn positives(&self) -> f64 {
+    pub(super) fn positives(&self) -> f64 {
         self.tps.last().copied().unwrap_or(0.0)
     }
 
     /// The number of negative labels.
-    pub fn negatives(&self) -> f64 {
+    pub(super) fn negatives(&self) -> f64 {
         self.fps.last().copied().unwrap_or(0.0)
     }
 }

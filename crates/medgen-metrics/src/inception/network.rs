@@ -266,7 +266,7 @@ impl InceptionV3 {
 
     /// The class logits `z = W f + b` (`[N, 1008]`) of `images [N, C, H, W]` from the 2048
     /// pool features `f`, as torchvision's `Inception3.forward` in evaluation mode (dropout
-    /// off): the input of [`inception_score`](crate::inception_score). Independent of the
+    /// off): the input of [`inception_score()`](crate::inception_score()). Independent of the
     /// configured feature dimension.
     ///
     /// # Errors

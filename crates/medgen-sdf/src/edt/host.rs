@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn matches_brute_force_on_random_masks() {
         type Case<'a> = (&'a [usize], Option<Vec<f64>>, f64);
-        let cases: [Case; 9] = [
+        let cases: [Case<'_>; 9] = [
             (&[17], None, 0.7),
             (&[1, 9], None, 0.5),
             (&[9, 1], Some(vec![0.5]), 0.5),

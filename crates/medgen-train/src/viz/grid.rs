@@ -154,7 +154,7 @@ impl GridBuilder {
     }
 
     /// Adds a batch of label maps `[N, 1, H, W]`, coloured with
-    /// [`label_color`](super::label_color), `ncols` per row.
+    /// [`label_color`], `ncols` per row.
     pub fn labels(mut self, labels: Tensor<4, Int>, ncols: usize) -> Result<Self> {
         check_ncols(ncols)?;
         let cells = label_cells(labels)?;
