@@ -113,6 +113,27 @@ impl<const D: usize> Condition<D> {
         Ok(Self { keep: Some(keep), ..self.clone() })
     }
 
+    /// Condition dropout for classifier-free-guidance training, as the diffusion and
+    /// flow-matching losses apply it: with `p_drop > 0` and a class or embedding part to drop,
+    /// [`Self::drop_randomly`]; otherwise the condition unchanged, and nothing is drawn from
+    /// `rng` (so turning dropout off does not shift the random stream of a run).
+    ///
+    /// # Errors
+    /// As [`Self::drop_randomly`].
+    pub fn dropped_for_guidance<R: Rng + ?Sized>(
+        self,
+        batch: usize,
+        p_drop: f64,
+        rng: &mut R,
+        device: &Device,
+    ) -> Result<Self> {
+        if p_drop > 0.0 && self.has_droppable_part() {
+            self.drop_randomly(batch, p_drop, rng, device)
+        } else {
+            Ok(self)
+        }
+    }
+
     /// Selects items `indices` of every part (used to split or repeat a batch).
     pub fn select(&self, indices: Tensor<1, Int>) -> Self {
         Self {

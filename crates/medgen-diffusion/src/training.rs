@@ -200,12 +200,12 @@ impl DenoisingLoss {
         let timesteps = self.sample_timesteps(batch, rng);
         let noise = gaussian_like(&x0, rng)?;
         let x_t = self.schedule.add_noise(x0.clone(), noise.clone(), &timesteps)?;
-        let p = self.config.condition_drop_prob;
-        let condition = if p > 0.0 && condition.has_droppable_part() {
-            condition.drop_randomly(batch, p, rng, &device)?
-        } else {
-            condition.clone()
-        };
+        let condition = condition.clone().dropped_for_guidance(
+            batch,
+            self.config.condition_drop_prob,
+            rng,
+            &device,
+        )?;
         let times: Vec<f32> = timesteps.iter().map(|&t| t as f32).collect();
         let times = Tensor::<1>::from_data(TensorData::new(times, [batch]), &device);
         let output = network.evaluate(x_t, times, &condition)?;

@@ -201,12 +201,8 @@ impl FlowMatchingLoss {
         let times = self.sample_times(batch, rng);
         let noise =
             if self.config.path.uses_noise() { Some(gaussian_like(&x1, rng)?) } else { None };
-        let p = self.config.condition_drop_prob;
-        let condition = if p > 0.0 && condition.has_droppable_part() {
-            condition.drop_randomly(batch, p, rng, &device)?
-        } else {
-            condition
-        };
+        let condition =
+            condition.dropped_for_guidance(batch, self.config.condition_drop_prob, rng, &device)?;
         let path = self.config.path.sample(x0, x1, noise, &times)?;
         let t: Vec<f32> = times.iter().map(|&t| t as f32).collect();
         let t = Tensor::<1>::from_data(burn::tensor::TensorData::new(t, [batch]), &device);
