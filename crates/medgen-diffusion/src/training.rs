@@ -375,16 +375,14 @@ mod tests {
     }
 
     fn tiny_unet(device: &Device) -> UNet {
-        device.seed(3);
-        UNetConfig::new(1, 1)
+        let config = UNetConfig::new(1, 1)
             .with_base_channels(8)
             .with_channel_mults(vec![1, 2])
             .with_num_res_blocks(1)
             .with_attention_resolutions(vec![])
             .with_middle_attention(false)
-            .with_groups(4)
-            .init(device)
-            .unwrap()
+            .with_groups(4);
+        medgen_core::init_seeded(device, &mut seeded_rng(3), |d| config.init(d)).unwrap()
     }
 
     fn trainer_config(steps: usize) -> TrainerConfig {

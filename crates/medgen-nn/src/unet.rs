@@ -102,7 +102,8 @@ pub struct UNetConfig {
 ///
 /// Shapes: `x_t` `[N, C_in, *spatial]` with every spatial size divisible by `2^(L−1)`, `t`
 /// `[N]`, output `[N, C_out, *spatial]`. Parameters are initialised by Burn's defaults from
-/// the device's generator (seed it with `device.seed(..)`).
+/// the device's generator; build through `medgen_core::init_seeded` so that they come from
+/// your seeded generator.
 ///
 /// # Example
 /// ```

@@ -89,7 +89,8 @@ impl SdfSegmenterConfig {
         Ok(())
     }
 
-    /// A freshly initialised network on `device` (seed it with `device.seed(..)`).
+    /// A freshly initialised network on `device` (call it through `medgen_core::init_seeded`
+    /// so that the weights come from your seeded generator).
     pub fn init_network(&self, device: &Device) -> Result<UNet> {
         self.validate()?;
         Ok(self.unet().init(device)?)
@@ -324,9 +325,11 @@ mod tests {
     #[test]
     fn unet_segmenter_runs_in_2d_and_by_patches_in_3d_and_rejects_bad_input() {
         let device = test_device();
-        device.seed(0);
         let config = tiny(false, 2);
-        let segmenter = SdfSegmenter::new(config.init_network(&device).unwrap(), &config).unwrap();
+        let network =
+            medgen_core::init_seeded(&device, &mut seeded_rng(0), |d| config.init_network(d))
+                .unwrap();
+        let segmenter = SdfSegmenter::new(network, &config).unwrap();
         let images = Tensor::<4>::zeros([2, 1, 8, 8], &device);
         let out = segmenter.segment(images.clone(), 2, 2, &mut seeded_rng(0)).unwrap();
         assert_eq!(out.stats.mean.dims(), [2, 1, 8, 8]);

@@ -124,7 +124,6 @@ mod tests {
             SdfGeneratorConfig::default(),
             SdfGeneratorConfig::Diffusion(DiffusionSdfConfig::new()),
         ] {
-            device.seed(1);
             let config = SdfSegmenterConfig::new(1, 1)
                 .with_sdf(data.sdf_config().clone())
                 .with_generator(generator)
@@ -133,7 +132,9 @@ mod tests {
                 .with_num_res_blocks(1)
                 .with_attention_resolutions(vec![])
                 .with_groups(4);
-            let network = config.init_network(&device).unwrap();
+            let network =
+                medgen_core::init_seeded(&device, &mut seeded_rng(1), |d| config.init_network(d))
+                    .unwrap();
             let trainer_config =
                 TrainerConfig::new(WarmupCosineConfig::new(3e-3, steps).with_warmup_steps(2))
                     .with_max_grad_norm(Some(1.0))
@@ -162,7 +163,6 @@ mod tests {
     #[test]
     fn patch_based_3d_training_steps_run_with_positional_channels() {
         let device = test_device().autodiff();
-        device.seed(2);
         // Two 6 × 8 × 8 volumes showing a ball.
         let mut masks = Vec::new();
         for r in [2.0f64, 3.0] {
@@ -184,7 +184,9 @@ mod tests {
             .with_num_res_blocks(1)
             .with_attention_resolutions(vec![])
             .with_groups(4);
-        let network = config.init_network(&device).unwrap();
+        let network =
+            medgen_core::init_seeded(&device, &mut seeded_rng(2), |d| config.init_network(d))
+                .unwrap();
         let trainer_config = TrainerConfig::new(WarmupCosineConfig::new(1e-3, 2));
         let mut trainer =
             Trainer::new(&trainer_config, network, AdamWConfig::new().init(), seeded_rng(0), &"3d")

@@ -456,8 +456,10 @@ mod tests {
     }
 
     fn trainer(device: &Device, steps: usize) -> Trainer<Linear> {
-        device.seed(5);
-        let model = LinearConfig::new(3, 1).init(device);
+        let model = medgen_core::init_seeded(device, &mut seeded_rng(5), |d| {
+            Ok::<_, CoreError>(LinearConfig::new(3, 1).init(d))
+        })
+        .unwrap();
         Trainer::new(&config(steps), model, AdamWConfig::new().init(), seeded_rng(9), &"linear")
             .unwrap()
     }

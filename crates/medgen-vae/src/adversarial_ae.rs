@@ -158,11 +158,15 @@ mod tests {
             .unwrap()
             .mul_scalar(4.0)
             .add_scalar(3.0);
-        device.seed(11);
-        let ae = AeConfig::new(BackboneConfig::new(0, 4, 2).with_hidden(vec![16]))
-            .init(&device)
-            .unwrap();
-        let disc = LatentDiscriminatorConfig::new(2).with_hidden(vec![32]).init(&device).unwrap();
+        let mut init_rng = seeded_rng(11);
+        let ae = medgen_core::init_seeded(&device, &mut init_rng, |d| {
+            AeConfig::new(BackboneConfig::new(0, 4, 2).with_hidden(vec![16])).init(d)
+        })
+        .unwrap();
+        let disc = medgen_core::init_seeded(&device, &mut init_rng, |d| {
+            LatentDiscriminatorConfig::new(2).with_hidden(vec![32]).init(d)
+        })
+        .unwrap();
         let config = TrainerConfig::new(WarmupCosineConfig::new(3e-3, steps));
         let mut ae_trainer =
             Trainer::new(&config, ae, AdamConfig::new().init(), seeded_rng(1), &()).unwrap();

@@ -447,11 +447,12 @@ mod tests {
     #[test]
     fn iwae_bound_rises_with_k_above_the_elbo() {
         let device = test_device();
-        device.seed(3);
-        let vae = VaeConfig::new(BackboneConfig::new(0, 3, 2).with_hidden(vec![8]))
-            .with_likelihood(Likelihood::Gaussian { std: 0.3 })
-            .init(&device)
-            .unwrap();
+        let vae = medgen_core::init_seeded(&device, &mut seeded_rng(3), |d| {
+            VaeConfig::new(BackboneConfig::new(0, 3, 2).with_hidden(vec![8]))
+                .with_likelihood(Likelihood::Gaussian { std: 0.3 })
+                .init(d)
+        })
+        .unwrap();
         let x = Tensor::<2>::from_floats(
             [[0.5, -0.2, 1.0], [0.0, 0.3, -0.8], [1.2, 0.1, 0.0], [-0.4, -0.9, 0.2]],
             &device,

@@ -222,8 +222,10 @@ mod tests {
     #[test]
     fn density_integrates_to_one() {
         let device = test_device();
-        device.seed(5);
-        let flow = mixed_flow(&device);
+        let flow = medgen_core::init_seeded(&device, &mut seeded_rng(5), |d| {
+            Ok::<_, crate::FlowError>(mixed_flow(d))
+        })
+        .unwrap();
         let (points, half_width) = if testing_on_wgpu() { (160, 8.0) } else { (400, 8.0) };
         let h = 2.0 * half_width / points as f64;
         let coords: Vec<f32> = (0..points * points)

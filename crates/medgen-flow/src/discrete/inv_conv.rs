@@ -59,7 +59,8 @@ fn upload(values: &[f64], shape: [usize; 2], device: &Device) -> Tensor<2> {
 
 impl InvConv1x1Config {
     /// Builds the layer with `log_s = 0`, `sign = 1` and random `L`, `U` entries drawn from
-    /// Burn's seeded device generator (`device.seed(..)`).
+    /// Burn's device generator (build it through `medgen_core::init_seeded` to draw them from
+    /// your seeded generator).
     ///
     /// # Errors
     /// `C = 0`, or a negative or non-finite `init_std`.
