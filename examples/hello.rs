@@ -1,5 +1,5 @@
 //! Hello, medgen: train a small diffusion model on brain phantoms for 300 steps, then write 16
-//! samples to `hello.png`. About 2 minutes on 2 CPU cores (release build):
+//! samples to `hello.png`. About 1.5 minutes on 2 CPU cores (release build):
 //! `cargo run --release --example hello`.
 use medgen::prelude::*;
 
