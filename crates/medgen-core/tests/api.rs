@@ -15,17 +15,8 @@ use medgen_core::{
     ClassifierFreeGuidance, Condition, CoreError, DeviceChoice, GuidanceConfig, RngState,
     TimeConditionedNetwork, init_seeded, read_values, seeded_rng,
 };
+use medgen_testing::assert_error;
 use medgen_testing::{host, max_abs_diff, test_device};
-
-/// Asserts that `err` is the variant `pattern` and that its message names `name`.
-macro_rules! assert_error {
-    ($err:expr, $pattern:pat, $name:expr) => {{
-        let err: CoreError = $err;
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 fn noise_values(seed_rng: &mut medgen_core::SeededRng, n: usize) -> Vec<f32> {
     host(gaussian_noise([n], seed_rng, &test_device()).unwrap())

@@ -15,20 +15,8 @@ use medgen_data::{
     NpzImageConfig, NpzImageSet, NpzReader, PhantomConfig, PngFolderConfig, load_png_folder,
     read_nifti, read_npy, read_npz, save_npz_medmnist, tissue, write_nifti, write_npy, write_npz,
 };
+use medgen_testing::assert_err;
 use medgen_testing::{host, test_device};
-
-/// Asserts that `result` failed with the variant `pattern` and that the message names `name`.
-macro_rules! assert_error {
-    ($result:expr, $pattern:pat, $name:expr) => {{
-        let err: CoreError = match $result {
-            Ok(_) => panic!("expected an error naming `{}`", $name),
-            Err(err) => err,
-        };
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 /// Writes the first `keep` bytes of `path` back to it.
 fn truncate(path: &Path, keep: usize) {
@@ -105,39 +93,39 @@ fn the_centre_slice_of_a_clean_volume_is_the_2d_phantom() {
 fn bad_phantom_requests_are_typed_errors() {
     let device = test_device();
     let config = PhantomConfig::new(8);
-    assert_error!(
+    assert_err!(
         PhantomConfig::new(2).generate_batch(1, &mut seeded_rng(0)),
         CoreError::InvalidConfig { .. },
         "size"
     );
-    assert_error!(
+    assert_err!(
         config.clone().with_lesion_probability(1.5).validate(),
         CoreError::InvalidConfig { .. },
         "lesion_probability"
     );
-    assert_error!(
+    assert_err!(
         config.clone().with_max_lesions(0).validate(),
         CoreError::InvalidConfig { .. },
         "max_lesions"
     );
-    assert_error!(
+    assert_err!(
         config.clone().with_noise_std(f64::NAN).validate(),
         CoreError::InvalidConfig { .. },
         "noise_std"
     );
-    assert_error!(
+    assert_err!(
         config.generate_batch(0, &mut seeded_rng(0)),
         CoreError::Empty { .. },
         "phantom batch"
     );
     let batch = config.generate_batch(2, &mut seeded_rng(0)).unwrap();
-    assert_error!(
+    assert_err!(
         batch.to_tensors::<5>(&device),
         CoreError::InvalidRank { expected: 5, got: 4, .. },
         "phantom images"
     );
     let tensors = batch.to_tensors::<4>(&device).unwrap();
-    assert_error!(tensors.random_batch(0, &mut seeded_rng(0)), CoreError::Empty { .. }, "batch");
+    assert_err!(tensors.random_batch(0, &mut seeded_rng(0)), CoreError::Empty { .. }, "batch");
 }
 
 #[test]
@@ -163,19 +151,15 @@ fn npy_files_round_trip() {
 #[test]
 fn bad_npy_arrays_and_files_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert_error!(
+    assert_err!(
         NpyArray::new(vec![2, 2], NpyValues::F32(vec![1.0; 3])),
         CoreError::ShapeMismatch { .. },
         "npy values"
     );
     let fractional = NpyArray::new(vec![2], NpyValues::F32(vec![1.0, 1.5])).unwrap();
-    assert_error!(
-        fractional.to_i64("train_labels"),
-        CoreError::InvalidConfig { .. },
-        "train_labels"
-    );
+    assert_err!(fractional.to_i64("train_labels"), CoreError::InvalidConfig { .. }, "train_labels");
     let nan = NpyArray::new(vec![2], NpyValues::F64(vec![1.0, f64::NAN])).unwrap();
-    assert_error!(nan.to_f32("scan"), CoreError::NonFinite { .. }, "scan");
+    assert_err!(nan.to_f32("scan"), CoreError::NonFinite { .. }, "scan");
 
     let path = dir.path().join("cut.npy");
     let array = NpyArray::new(vec![8, 8], NpyValues::F32(vec![1.0; 64])).unwrap();
@@ -186,7 +170,7 @@ fn bad_npy_arrays_and_files_are_typed_errors() {
     assert!(err.to_string().contains("npy") && err.to_string().contains("cut.npy"), "{err}");
     truncate(&path, 5);
     assert!(matches!(read_npy(&path), Err(CoreError::Format { format: "npy", .. })));
-    assert_error!(read_npy(dir.path().join("missing.npy")), CoreError::Io { .. }, "missing.npy");
+    assert_err!(read_npy(dir.path().join("missing.npy")), CoreError::Io { .. }, "missing.npy");
 }
 
 #[test]
@@ -206,7 +190,7 @@ fn npz_archives_round_trip_in_both_compressions() {
         let mut reader = NpzReader::open(&path).unwrap();
         assert!(reader.contains("labels") && !reader.contains("masks"));
         assert_eq!(reader.read("labels").unwrap(), labels);
-        assert_error!(reader.read("masks"), CoreError::Format { format: "npz", .. }, "masks");
+        assert_err!(reader.read("masks"), CoreError::Format { format: "npz", .. }, "masks");
     }
 }
 
@@ -215,12 +199,12 @@ fn bad_npz_archives_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let array = NpyArray::new(vec![3], NpyValues::F32(vec![1.0, 2.0, 3.0])).unwrap();
     let path = dir.path().join("twice.npz");
-    assert_error!(
+    assert_err!(
         write_npz(&path, &[("x", &array), ("x", &array)], NpzCompression::Stored),
         CoreError::InvalidConfig { .. },
         "npz key"
     );
-    assert_error!(
+    assert_err!(
         write_npz(&path, &[("", &array)], NpzCompression::Stored),
         CoreError::InvalidConfig { .. },
         "npz key"
@@ -231,7 +215,7 @@ fn bad_npz_archives_are_typed_errors() {
     let err = NpzReader::open(&path).unwrap_err();
     assert!(matches!(err, CoreError::Format { format: "npz", .. }), "{err:?}");
     assert!(err.to_string().contains("npz") && err.to_string().contains("cut.npz"), "{err}");
-    assert_error!(read_npz(dir.path().join("none.npz")), CoreError::Io { .. }, "none.npz");
+    assert_err!(read_npz(dir.path().join("none.npz")), CoreError::Io { .. }, "none.npz");
 }
 
 #[test]
@@ -260,14 +244,14 @@ fn phantoms_round_trip_through_a_medmnist_archive() {
     }
     let dataset = set.to_dataset().unwrap();
     assert_eq!(dataset.labels().unwrap(), train.classes().as_slice());
-    assert_error!(
+    assert_err!(
         NpzImageSet::load(&path, MedMnistSplit::Val, &NpzImageConfig::new()),
         CoreError::Format { format: "npz", .. },
         "val_images"
     );
     let mismatched =
         medgen_data::MedMnistArrays { labels: splits[1].labels.clone(), ..splits[0].clone() };
-    assert_error!(
+    assert_err!(
         save_npz_medmnist(dir.path().join("bad.npz"), &[mismatched], NpzCompression::Stored),
         CoreError::ShapeMismatch { .. },
         "train_labels"
@@ -319,23 +303,23 @@ fn nifti_volumes_round_trip_in_every_container() {
 #[test]
 fn bad_nifti_volumes_and_files_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert_error!(
+    assert_err!(
         NiftiVolume::new(vec![0.0; 5], [3, 2, 1, 1], [1.0; 4]),
         CoreError::ShapeMismatch { .. },
         "NIfTI data"
     );
-    assert_error!(
+    assert_err!(
         NiftiVolume::new(vec![0.0; 6], [3, 2, 1, 1], [1.0, -1.0, 1.0, 1.0]),
         CoreError::InvalidConfig { .. },
         "spacing"
     );
-    assert_error!(
+    assert_err!(
         NiftiVolume::new(vec![], [0, 2, 1, 1], [1.0; 4]),
         CoreError::Empty { .. },
         "NIfTI dims"
     );
     let series = NiftiVolume::new(vec![0.0; 12], [3, 2, 1, 2], [1.0; 4]).unwrap();
-    assert_error!(
+    assert_err!(
         series.to_tensor_3d(&test_device()),
         CoreError::InvalidRank { expected: 3, got: 4, .. },
         "2 time points"
@@ -348,9 +332,9 @@ fn bad_nifti_volumes_and_files_are_typed_errors() {
     assert!(matches!(err, CoreError::Format { format: "NIfTI", .. }), "{err:?}");
     assert!(err.to_string().contains("truncated data") && err.to_string().contains("cut.nii"));
     truncate(&path, 100);
-    assert_error!(read_nifti(&path), CoreError::Format { format: "NIfTI", .. }, "truncated header");
+    assert_err!(read_nifti(&path), CoreError::Format { format: "NIfTI", .. }, "truncated header");
     std::fs::write(&path, b"not a nifti file at all").unwrap();
-    assert_error!(read_nifti(&path), CoreError::Format { format: "NIfTI", .. }, "sizeof_hdr");
+    assert_err!(read_nifti(&path), CoreError::Format { format: "NIfTI", .. }, "sizeof_hdr");
 }
 
 /// CRC-32 (IEEE) as PNG chunks need it.
@@ -416,13 +400,13 @@ fn png_folders_load_sorted_and_mapped_to_minus_one_one() {
     }
 
     std::fs::write(dir.path().join("c.png"), b"\x89PNG but broken").unwrap();
-    assert_error!(
+    assert_err!(
         load_png_folder(dir.path(), &PngFolderConfig::new()),
         CoreError::Format { format: "PNG", .. },
         "c.png"
     );
     let empty = tempfile::tempdir().unwrap();
-    assert_error!(
+    assert_err!(
         load_png_folder(empty.path(), &PngFolderConfig::new()),
         CoreError::Empty { .. },
         "PNG folder"
@@ -484,54 +468,50 @@ fn datasets_split_shuffle_and_batch_with_a_seed() {
 #[test]
 fn bad_datasets_are_typed_errors() {
     let device = test_device();
-    assert_error!(
+    assert_err!(
         ImageDataset::new(vec![0.0; 4], vec![1, 2, 2]),
         CoreError::InvalidRank { got: 3, .. },
         "data set images"
     );
-    assert_error!(
+    assert_err!(
         ImageDataset::new(vec![0.0; 5], vec![1, 1, 2, 2]),
         CoreError::ShapeMismatch { .. },
         "data set images"
     );
-    assert_error!(
+    assert_err!(
         ImageDataset::new(vec![0.0, f32::NAN, 0.0, 0.0], vec![1, 1, 2, 2]),
         CoreError::NonFinite { .. },
         "data set images"
     );
     let dataset = numbered(4);
-    assert_error!(
-        dataset.clone().with_labels(vec![0, 1]),
-        CoreError::ShapeMismatch { .. },
-        "labels"
-    );
-    assert_error!(
+    assert_err!(dataset.clone().with_labels(vec![0, 1]), CoreError::ShapeMismatch { .. }, "labels");
+    assert_err!(
         dataset.clone().with_labels(vec![0, 1, -2, 3]),
         CoreError::InvalidConfig { .. },
         "labels"
     );
-    assert_error!(
+    assert_err!(
         dataset.clone().with_covariates(vec![0.0; 3], 1),
         CoreError::ShapeMismatch { .. },
         "covariates"
     );
-    assert_error!(
+    assert_err!(
         dataset.split(1.5, &mut seeded_rng(0)),
         CoreError::InvalidConfig { .. },
         "val_fraction"
     );
-    assert_error!(
+    assert_err!(
         dataset.split(0.01, &mut seeded_rng(0)),
         CoreError::InvalidConfig { .. },
         "val_fraction"
     );
-    assert_error!(dataset.select(&[0, 9]), CoreError::InvalidConfig { .. }, "index");
-    assert_error!(
+    assert_err!(dataset.select(&[0, 9]), CoreError::InvalidConfig { .. }, "index");
+    assert_err!(
         dataset.batches::<4, _>(0, &mut seeded_rng(0), &device),
         CoreError::InvalidConfig { .. },
         "batch_size"
     );
-    assert_error!(
+    assert_err!(
         dataset.batches::<5, _>(2, &mut seeded_rng(0), &device),
         CoreError::InvalidRank { expected: 5, got: 4, .. },
         "batch"
@@ -559,23 +539,23 @@ fn intensity_mapping_matches_its_closed_form() {
     assert_eq!((fitted.low, fitted.high, fitted.clip), (10.0, 90.0, true));
     assert_eq!(fitted.forward_value(100.0), 1.0);
 
-    assert_error!(
+    assert_err!(
         IntensityMapping::new(2.0, 1.0),
         CoreError::InvalidConfig { .. },
         "intensity window"
     );
     let reversed = IntensityRange::Percentile { lower: 90.0, upper: 10.0 };
-    assert_error!(
+    assert_err!(
         IntensityMapping::fit(&values, &reversed, "scan"),
         CoreError::InvalidConfig { .. },
         "percentile"
     );
-    assert_error!(
+    assert_err!(
         IntensityMapping::fit(&[1.0, f32::INFINITY], &IntensityRange::MinMax, "scan"),
         CoreError::NonFinite { .. },
         "scan"
     );
-    assert_error!(
+    assert_err!(
         IntensityMapping::fit(&[], &IntensityRange::MinMax, "scan"),
         CoreError::Empty { .. },
         "scan"

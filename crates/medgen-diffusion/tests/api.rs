@@ -18,18 +18,9 @@ use medgen_diffusion::{
     Scheduler, SchedulerConfig, Timestep,
 };
 use medgen_nn::{UNet, UNetConfig};
+use medgen_testing::assert_error;
 use medgen_testing::{host, max_abs_diff, test_device};
 use medgen_train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
-
-/// Asserts that `err` matches `pattern` and that its message names `name`.
-macro_rules! assert_error {
-    ($err:expr, $pattern:pat, $name:expr) => {{
-        let err: DiffusionError = $err;
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 /// The names the brief promises, with the number of network evaluations of 3 inference steps
 /// (Heun adds a corrector evaluation to every interval but the last) and whether the

@@ -20,18 +20,9 @@ use medgen_flow::continuous::{
 use medgen_flow::discrete::{ActNormConfig, GlowConfig, RealNvpConfig};
 use medgen_flow::matching::{FlowMatchingLossConfig, FlowMatchingModel};
 use medgen_flow::{Flow, FlowError};
+use medgen_testing::assert_error;
 use medgen_testing::{host, max_abs_diff, test_device};
 use medgen_train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
-
-/// Asserts that `err` matches `pattern` and that its message names `name`.
-macro_rules! assert_error {
-    ($err:expr, $pattern:pat, $name:expr) => {{
-        let err: FlowError = $err;
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 

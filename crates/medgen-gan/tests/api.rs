@@ -16,18 +16,9 @@ use medgen_gan::{
     Discriminator, GanBatch, GanError, GanLoss, GanSampler, GanTrainer, GanTrainerConfig,
     Generator, auxiliary_classifier_loss,
 };
+use medgen_testing::assert_error;
 use medgen_testing::{host, max_abs_diff, test_device};
 use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
-
-/// Asserts that `err` matches `pattern` and that its message names `name`.
-macro_rules! assert_error {
-    ($err:expr, $pattern:pat, $name:expr) => {{
-        let err: GanError = $err;
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 /// `G(z) = reshape(2z + 1, [N, 1, 2, 2])` for `z ∈ ℝ^{N×4}`: an oracle generator whose
 /// samples are a known function of the latent codes.

@@ -15,20 +15,8 @@ use medgen_nn::{
     SinusoidalEmbeddingConfig, SpatialConv, SpatialConvConfig, TimeEmbeddingConfig, UNet,
     UNetConfig, UpsampleConfig, upsample_nearest2x,
 };
+use medgen_testing::assert_err;
 use medgen_testing::{host, max_abs_diff, test_device, testing_on_wgpu};
-
-/// Asserts that `result` failed with the variant `pattern` and that the message names `name`.
-macro_rules! assert_error {
-    ($result:expr, $pattern:pat, $name:expr) => {{
-        let err: CoreError = match $result {
-            Ok(_) => panic!("expected an error naming `{}`", $name),
-            Err(err) => err,
-        };
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 /// The side of the test images: a multiple of the small U-Net's `2^(L-1) = 4`.
 fn side() -> usize {
@@ -129,7 +117,7 @@ fn unet_configs_that_cannot_work_are_invalid_config_errors() {
     ];
     for (config, name) in cases {
         assert!(config.validate().is_err(), "{config:?}");
-        assert_error!(config.init(&device), CoreError::InvalidConfig { .. }, name);
+        assert_err!(config.init(&device), CoreError::InvalidConfig { .. }, name);
     }
     assert!(small.validate().is_ok());
 }
@@ -142,12 +130,12 @@ fn unet_inputs_that_do_not_fit_are_typed_errors() {
     let none = Condition::<4>::none();
     let eval = |x: Tensor<4>, t: Tensor<1>, c: &Condition<4>| unet.evaluate(x, t, c);
 
-    assert_error!(
+    assert_err!(
         eval(Tensor::zeros([2, 3, 4, 4], &device), t.clone(), &none),
         CoreError::ShapeMismatch { .. },
         "x_t"
     );
-    assert_error!(
+    assert_err!(
         eval(Tensor::zeros([2, 1, 4, 6], &device), t.clone(), &none),
         CoreError::ShapeMismatch { .. },
         "x_t"
@@ -156,39 +144,39 @@ fn unet_inputs_that_do_not_fit_are_typed_errors() {
         eval(Tensor::zeros([2, 1, 4, 4], &device), Tensor::zeros([3], &device), &none).unwrap_err();
     assert!(matches!(err, CoreError::ShapeMismatch { ref what, .. } if what == "t"), "{err:?}");
     assert!(err.to_string().starts_with("t: "), "{err}");
-    assert_error!(
+    assert_err!(
         eval(Tensor::zeros([0, 1, 4, 4], &device), Tensor::zeros([0], &device), &none),
         CoreError::Empty { .. },
         "x_t"
     );
     let volume = Tensor::<5>::zeros([2, 1, 4, 4, 4], &device);
-    assert_error!(
+    assert_err!(
         unet.evaluate(volume, t.clone(), &Condition::none()),
         CoreError::InvalidRank { expected: 4, got: 5, .. },
         "x_t"
     );
     let x = Tensor::<4>::zeros([2, 1, 4, 4], &device);
     let with_class = Condition::none().with_class(Tensor::<1, Int>::from_ints([0, 1], &device));
-    assert_error!(
+    assert_err!(
         eval(x.clone(), t.clone(), &with_class),
         CoreError::InvalidConfig { .. },
         "condition.class"
     );
     let with_image = Condition::none().with_image(Tensor::zeros([2, 1, 4, 4], &device));
-    assert_error!(
+    assert_err!(
         eval(x.clone(), t.clone(), &with_image),
         CoreError::InvalidConfig { .. },
         "condition.image"
     );
     let class_net = seeded_unet(&UNetConfig::small(1).with_num_classes(Some(2)), 0);
-    assert_error!(
+    assert_err!(
         class_net.evaluate(x.clone(), t.clone(), &none),
         CoreError::InvalidConfig { .. },
         "condition.class"
     );
     let three_labels =
         Condition::none().with_class(Tensor::<1, Int>::from_ints([0, 1, 1], &device));
-    assert_error!(
+    assert_err!(
         class_net.evaluate(x, t, &three_labels),
         CoreError::ShapeMismatch { .. },
         "condition"
@@ -247,12 +235,8 @@ fn affine_layer_gradients_match_the_closed_form() {
 #[test]
 fn bad_mlp_widths_name_mlp_dims() {
     let device = test_device();
-    assert_error!(
-        MlpConfig::new(vec![3]).init(&device),
-        CoreError::InvalidConfig { .. },
-        "mlp.dims"
-    );
-    assert_error!(
+    assert_err!(MlpConfig::new(vec![3]).init(&device), CoreError::InvalidConfig { .. }, "mlp.dims");
+    assert_err!(
         MlpConfig::uniform(3, 0, 1, 2).init(&device),
         CoreError::InvalidConfig { .. },
         "mlp.dims"
@@ -279,13 +263,13 @@ fn sinusoidal_features_match_their_formula() {
     let time_mlp = TimeEmbeddingConfig::new(4, 6).init(&device).unwrap();
     assert_eq!(time_mlp.forward(Tensor::<1>::from_floats(times, &device)).dims(), [3, 6]);
 
-    assert_error!(SinusoidalEmbeddingConfig::new(3).init(), CoreError::InvalidConfig { .. }, "dim");
-    assert_error!(
+    assert_err!(SinusoidalEmbeddingConfig::new(3).init(), CoreError::InvalidConfig { .. }, "dim");
+    assert_err!(
         SinusoidalEmbeddingConfig::new(4).with_max_period(1.0).init(),
         CoreError::InvalidConfig { .. },
         "max_period"
     );
-    assert_error!(
+    assert_err!(
         TimeEmbeddingConfig::new(4, 0).init(&device),
         CoreError::InvalidConfig { .. },
         "embed_dim"
@@ -360,42 +344,42 @@ fn blocks_keep_or_change_channels_as_configured() {
 #[test]
 fn block_configs_that_cannot_work_are_invalid_config_errors() {
     let device = test_device();
-    assert_error!(
+    assert_err!(
         SpatialConvConfig::new(2, [0, 4]).init(&device),
         CoreError::InvalidConfig { .. },
         "channels"
     );
-    assert_error!(
+    assert_err!(
         SpatialConvConfig::new(1, [2, 4]).init(&device),
         CoreError::InvalidConfig { .. },
         "spatial_dims"
     );
-    assert_error!(
+    assert_err!(
         ResBlockConfig::new(2, 6, 8, 4).with_groups(4).init(&device),
         CoreError::InvalidConfig { .. },
         "groups"
     );
-    assert_error!(
+    assert_err!(
         ResBlockConfig::new(2, 4, 4, 0).init(&device),
         CoreError::InvalidConfig { .. },
         "emb_dim"
     );
-    assert_error!(
+    assert_err!(
         AttentionBlockConfig::new(2, 8).with_num_heads(3).with_groups(4).init(&device),
         CoreError::InvalidConfig { .. },
         "num_heads"
     );
-    assert_error!(
+    assert_err!(
         AttentionBlockConfig::new(2, 8).with_groups(3).init(&device),
         CoreError::InvalidConfig { .. },
         "groups"
     );
-    assert_error!(
+    assert_err!(
         ConditionEmbeddingConfig::new(0).init(&device),
         CoreError::InvalidConfig { .. },
         "emb_dim"
     );
-    assert_error!(
+    assert_err!(
         ConditionEmbeddingConfig::new(4).with_embedding_dim(Some(0)).init(&device),
         CoreError::InvalidConfig { .. },
         "embedding_dim"

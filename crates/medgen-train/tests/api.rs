@@ -14,6 +14,7 @@ use medgen_core::burn::optim::{AdamWConfig, GradientsParams, SgdConfig};
 use medgen_core::burn::tensor::{Device, Int, Tensor};
 use medgen_core::noise::gaussian_noise;
 use medgen_core::{CoreError, SeededRng, init_seeded, seeded_rng};
+use medgen_testing::assert_err;
 use medgen_testing::{host, test_device, testing_on_wgpu};
 use medgen_train::viz::{
     GRID_BACKGROUND, GridBuilder, LossPlotConfig, save_image_grid, save_loss_plot,
@@ -22,19 +23,6 @@ use medgen_train::{
     Checkpoint, DivergenceGuard, EmaConfig, LossHistory, Trainer, TrainerConfig,
     WarmupCosineConfig, checkpoint_file_name, clip_grad_norm, grad_norm, list_checkpoints,
 };
-
-/// Asserts that `result` failed with the variant `pattern` and that the message names `name`.
-macro_rules! assert_error {
-    ($result:expr, $pattern:pat, $name:expr) => {{
-        let err: CoreError = match $result {
-            Ok(_) => panic!("expected an error naming `{}`", $name),
-            Err(err) => err,
-        };
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 type Loss = medgen_core::Result<Tensor<1>>;
 
@@ -133,7 +121,7 @@ fn fit_lowers_the_loss_under_the_schedule() {
     let tail = losses[steps - 3..].iter().sum::<f32>();
     assert!(tail < 0.5 * head, "the loss must fall: {losses:?}");
     // A finished run refuses another step.
-    assert_error!(trainer.step(drawn_loss), CoreError::InvalidConfig { .. }, "step");
+    assert_err!(trainer.step(drawn_loss), CoreError::InvalidConfig { .. }, "step");
 }
 
 fn resumable_config() -> TrainerConfig {
@@ -178,13 +166,13 @@ fn a_resumed_run_repeats_the_uninterrupted_losses() {
 
     // A checkpoint of another run configuration is refused, naming the differing key.
     let other = LinearConfig::new(2, 1).with_bias(false);
-    assert_error!(
+    assert_err!(
         Trainer::resume(&config, linear(&device, 0), optimizer(), &checkpoint, &other),
         CoreError::CheckpointMismatch { .. },
         "run.bias"
     );
     let longer = resumable_config().with_checkpoint_every(3);
-    assert_error!(
+    assert_err!(
         Trainer::resume(&longer, linear(&device, 0), optimizer(), &checkpoint, &run_config()),
         CoreError::CheckpointMismatch { .. },
         "trainer.checkpoint_every"
@@ -246,19 +234,19 @@ fn bad_checkpoints_are_typed_errors() {
         .unwrap();
     let bytes = std::fs::read(&path).unwrap();
 
-    assert_error!(
+    assert_err!(
         Checkpoint::load(&path, &LinearConfig::new(2, 3)),
         CoreError::CheckpointMismatch { .. },
         "d_output"
     );
     let checkpoint = Checkpoint::read(&path).unwrap();
-    assert_error!(
+    assert_err!(
         checkpoint.load_module("ema", linear(&device, 0)),
         CoreError::CheckpointMismatch { .. },
         "ema"
     );
     let wider = LinearConfig::new(3, 1).init(&device);
-    assert_error!(
+    assert_err!(
         checkpoint.load_module("model", wider),
         CoreError::CheckpointMismatch { .. },
         "model"
@@ -271,17 +259,17 @@ fn bad_checkpoints_are_typed_errors() {
     let mut flipped = bytes.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0xff;
-    assert_error!(
+    assert_err!(
         read_corrupt(&cut, &flipped),
         CoreError::Format { format: "checkpoint", .. },
         "cut.ckpt"
     );
-    assert_error!(
+    assert_err!(
         read_corrupt(&cut, b"not a checkpoint"),
         CoreError::Format { format: "checkpoint", .. },
         "checkpoint"
     );
-    assert_error!(
+    assert_err!(
         Checkpoint::read(dir.path().join("absent.ckpt")),
         CoreError::Io { .. },
         "absent.ckpt"
@@ -313,12 +301,12 @@ fn a_nan_loss_stops_the_run_naming_the_step() {
     let err = trainer
         .step(|m: &Linear, _, _: &mut SeededRng| Ok(fixed_loss(m)?.div_scalar(0.0)))
         .unwrap_err();
-    assert_error!(Err::<(), _>(err), CoreError::Diverged { step: 2, .. }, "step 2");
+    assert_err!(Err::<(), _>(err), CoreError::Diverged { step: 2, .. }, "step 2");
 
     let mut guard = DivergenceGuard::new();
     assert_eq!(guard.check_loss(0, 1.5).unwrap(), 1.5);
     assert_eq!(guard.last_finite_step(), Some(0));
-    assert_error!(
+    assert_err!(
         guard.check_grad_norm(4, f32::INFINITY),
         CoreError::Diverged { step: 4, .. },
         "gradient norm"
@@ -387,14 +375,14 @@ fn ema_decay_schedule_and_validation() {
     }
     // A model with other parameters cannot be folded in.
     let mut strict = EmaConfig::new().init(&model).unwrap();
-    assert_error!(strict.update(&linear(&device, 2)), CoreError::InvalidConfig { .. }, "model");
+    assert_err!(strict.update(&linear(&device, 2)), CoreError::InvalidConfig { .. }, "model");
 
-    assert_error!(
+    assert_err!(
         EmaConfig::new().with_decay(1.5).validate(),
         CoreError::InvalidConfig { .. },
         "decay"
     );
-    assert_error!(
+    assert_err!(
         EmaConfig::new().with_update_every(0).init(&model),
         CoreError::InvalidConfig { .. },
         "update_every"
@@ -420,7 +408,7 @@ fn warmup_cosine_matches_its_formula() {
         (base.clone().with_min_lr(2.0), "min_lr"),
         (base.with_warmup_start_factor(-0.5), "warmup_start_factor"),
     ] {
-        assert_error!(config.init(), CoreError::InvalidConfig { .. }, name);
+        assert_err!(config.init(), CoreError::InvalidConfig { .. }, name);
     }
 }
 
@@ -444,7 +432,7 @@ fn gradients_clip_to_the_global_norm() {
         model.forward(Tensor::<2>::ones([1, 2], &device)).sum().backward(),
         &model,
     );
-    assert_error!(clip_grad_norm(&model, grads, 0.0), CoreError::InvalidConfig { .. }, "max_norm");
+    assert_err!(clip_grad_norm(&model, grads, 0.0), CoreError::InvalidConfig { .. }, "max_norm");
 }
 
 #[test]
@@ -452,7 +440,7 @@ fn invalid_trainer_setups_are_typed_errors() {
     let device = test_device();
     let lr = WarmupCosineConfig::new(0.1, 3);
     let plain = linear(&device, 0);
-    assert_error!(
+    assert_err!(
         Trainer::new(
             &TrainerConfig::new(lr.clone()),
             plain,
@@ -467,28 +455,28 @@ fn invalid_trainer_setups_are_typed_errors() {
     let build = |config: TrainerConfig| {
         Trainer::new(&config, linear(&autodiff, 0), SgdConfig::new().init(), seeded_rng(0), &())
     };
-    assert_error!(
+    assert_err!(
         build(TrainerConfig::new(lr.clone()).with_max_grad_norm(Some(0.0))),
         CoreError::InvalidConfig { .. },
         "max_grad_norm"
     );
-    assert_error!(
+    assert_err!(
         build(TrainerConfig::new(lr.clone()).with_keep_checkpoints(0)),
         CoreError::InvalidConfig { .. },
         "keep_checkpoints"
     );
-    assert_error!(
+    assert_err!(
         build(TrainerConfig::new(WarmupCosineConfig::new(-1.0, 3))),
         CoreError::InvalidConfig { .. },
         "base_lr"
     );
     let mut trainer = build(TrainerConfig::new(lr)).unwrap();
-    assert_error!(trainer.save_checkpoint(), CoreError::InvalidConfig { .. }, "checkpoints");
+    assert_err!(trainer.save_checkpoint(), CoreError::InvalidConfig { .. }, "checkpoints");
     // The loss closure's own errors come back unchanged, and the step is not counted.
     let failed = trainer.step(|_: &Linear, _, _: &mut SeededRng| -> Loss {
         Err(CoreError::config("batch", "the loader ran dry"))
     });
-    assert_error!(failed, CoreError::InvalidConfig { .. }, "batch");
+    assert_err!(failed, CoreError::InvalidConfig { .. }, "batch");
     assert_eq!(trainer.current_step(), 0);
 }
 
@@ -562,30 +550,30 @@ fn bad_grid_and_plot_inputs_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.png");
     let images = Tensor::<4>::zeros([2, 1, 2, 2], &device);
-    assert_error!(
+    assert_err!(
         save_image_grid(&path, images.clone(), 0, (-1.0, 1.0), 1),
         CoreError::InvalidConfig { .. },
         "ncols"
     );
-    assert_error!(
+    assert_err!(
         save_image_grid(&path, images, 2, (1.0, 1.0), 1),
         CoreError::InvalidConfig { .. },
         "value_range"
     );
-    assert_error!(
+    assert_err!(
         save_image_grid(&path, Tensor::<4>::zeros([2, 2, 2, 2], &device), 2, (-1.0, 1.0), 1),
         CoreError::ShapeMismatch { .. },
         "images"
     );
-    assert_error!(GridBuilder::new().render(), CoreError::Empty { .. }, "image grid");
+    assert_err!(GridBuilder::new().render(), CoreError::Empty { .. }, "image grid");
     assert!(!path.exists(), "a failed grid writes no file");
     let history: LossHistory = [(1, 1.0)].into_iter().collect();
-    assert_error!(
+    assert_err!(
         save_loss_plot(&path, &history, &LossPlotConfig::new().with_smoothing(1.0)),
         CoreError::InvalidConfig { .. },
         "smoothing"
     );
-    assert_error!(
+    assert_err!(
         save_loss_plot(&path, &LossHistory::new(), &LossPlotConfig::new()),
         CoreError::Empty { .. },
         "loss"

@@ -13,22 +13,13 @@ use medgen_core::noise::gaussian_noise;
 use medgen_core::{
     Autoencoder, Condition, CoreError, DensityKind, LogDensity, Sample, init_seeded, seeded_rng,
 };
+use medgen_testing::assert_error;
 use medgen_testing::{host, max_abs_diff, test_device};
 use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 use medgen_vae::{
     BackboneConfig, Coder, ConditionSpec, ImportanceWeighted, Likelihood, Vae, VaeConfig, VaeError,
     VaeLossConfig,
 };
-
-/// Asserts that `err` matches `pattern` and that its message names `name`.
-macro_rules! assert_error {
-    ($err:expr, $pattern:pat, $name:expr) => {{
-        let err: VaeError = $err;
-        assert!(matches!(err, $pattern), "unexpected variant: {err:?}");
-        let message = err.to_string();
-        assert!(message.contains($name), "`{message}` does not name `{}`", $name);
-    }};
-}
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
