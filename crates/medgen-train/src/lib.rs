@@ -19,7 +19,9 @@ pub mod loss_history;
 pub mod lr;
 pub mod objective;
 pub mod progress;
+pub mod run_state;
 pub mod trainer;
+pub mod updater;
 pub mod viz;
 
 pub use atomic_file::write_atomically;
@@ -36,4 +38,6 @@ pub use loss_history::LossHistory;
 pub use lr::{WarmupCosine, WarmupCosineConfig};
 pub use objective::TrainingObjective;
 pub use progress::TrainingProgress;
+pub use run_state::{RunSchedule, RunState};
 pub use trainer::{StepReport, Trainer, TrainerConfig};
+pub use updater::{CheckpointSections, ModelUpdater, UpdateConfig, UpdateStats};

@@ -35,26 +35,26 @@ use std::path::PathBuf;
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::checkpoint::Checkpoint;
-use super::checkpoint_dir::CheckpointDir;
-use super::clip::clip_grad_norm;
-use super::ema::{EmaConfig, EmaState, ModelEma};
-use super::guard::DivergenceGuard;
+use super::ema::{EmaConfig, EmaState};
 use super::loss_history::LossHistory;
-use super::lr::{WarmupCosine, WarmupCosineConfig};
+use super::lr::WarmupCosineConfig;
 use super::progress::TrainingProgress;
+use super::run_state::{RunSchedule, RunState};
+use super::updater::{CheckpointSections, ModelUpdater, UpdateConfig};
 use medgen_core::error::{CoreError, Result};
 use medgen_core::rng::SeededRng;
 
-/// Checkpoint section names used by [`Trainer`].
-const MODEL: &str = "model";
-const EMA: &str = "ema";
-const OPTIMIZER: &str = "optimizer";
+/// Checkpoint sections used by [`Trainer`].
+const SECTIONS: CheckpointSections =
+    CheckpointSections { module: "model", optimizer: "optimizer", ema: "ema" };
+
+/// The key of the trainer configuration in a checkpoint's stored configuration.
+const KIND: &str = "trainer";
 
 /// The configuration of a [`Trainer`] run.
 #[derive(Config, Debug, PartialEq)]
@@ -82,18 +82,7 @@ impl TrainerConfig {
     /// Checks every field (the learning rate, the EMA, clipping `c > 0` finite, and
     /// `keep_checkpoints ≥ 1`).
     pub fn validate(&self) -> Result<()> {
-        self.lr.validate()?;
-        if let Some(ema) = &self.ema {
-            ema.validate()?;
-        }
-        if let Some(c) = self.max_grad_norm
-            && !(c.is_finite() && c > 0.0)
-        {
-            return Err(CoreError::config(
-                "max_grad_norm",
-                format!("must be positive and finite, got {c}"),
-            ));
-        }
+        self.update_config().validate()?;
         if self.keep_checkpoints == 0 {
             return Err(CoreError::config("keep_checkpoints", "must be at least 1"));
         }
@@ -103,6 +92,24 @@ impl TrainerConfig {
     /// The number of optimiser steps of the run (`lr.total_steps`).
     pub fn total_steps(&self) -> usize {
         self.lr.total_steps
+    }
+
+    /// How the model is updated: schedule, clipping and EMA.
+    pub fn update_config(&self) -> UpdateConfig {
+        UpdateConfig {
+            lr: self.lr.clone(),
+            max_grad_norm: self.max_grad_norm,
+            ema: self.ema.clone(),
+        }
+    }
+
+    /// When the run ends and how it checkpoints.
+    pub fn run_schedule(&self) -> RunSchedule {
+        RunSchedule {
+            total_steps: self.total_steps(),
+            checkpoint_every: self.checkpoint_every,
+            keep_checkpoints: self.keep_checkpoints,
+        }
     }
 }
 
@@ -128,31 +135,24 @@ pub struct StepReport {
     pub checkpoint: Option<PathBuf>,
 }
 
-/// A training run of one module `M` with one optimiser (see the [module documentation](self)).
+/// A training run of one module `M` with one optimiser (see the [module documentation](self)):
+/// a [`RunState`] and one [`ModelUpdater`].
 ///
 /// The model must live on an autodiff device. The run's [`SeededRng`] is owned by the
 /// trainer and handed to the loss closure, so that a resumed run draws the same numbers as an
 /// uninterrupted one.
 pub struct Trainer<M: Module> {
     config: TrainerConfig,
-    run_config: Value,
-    model: Option<M>,
-    optimizer: ModuleOptimizer,
-    schedule: WarmupCosine,
-    ema: Option<ModelEma<M>>,
-    guard: DivergenceGuard,
-    rng: SeededRng,
-    step: usize,
+    run: RunState,
+    updater: ModelUpdater<M>,
     history: LossHistory,
-    checkpoints: Option<CheckpointDir>,
-    progress: Option<TrainingProgress>,
 }
 
 impl<M: Module> std::fmt::Debug for Trainer<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Trainer")
             .field("config", &self.config)
-            .field("step", &self.step)
+            .field("step", &self.run.step())
             .finish_non_exhaustive()
     }
 }
@@ -172,21 +172,11 @@ impl<M: Module> Trainer<M> {
         run_config: &C,
     ) -> Result<Self> {
         config.validate()?;
-        ensure_autodiff(&model)?;
-        let ema = config.ema.as_ref().map(|ema| ema.init(&model)).transpose()?;
         Ok(Self {
             config: config.clone(),
-            run_config: stored_config(config, run_config)?,
-            model: Some(model),
-            optimizer,
-            schedule: config.lr.init()?,
-            ema,
-            guard: DivergenceGuard::new(),
-            rng,
-            step: 0,
+            run: RunState::new(config.run_schedule(), rng, KIND, config, run_config)?,
+            updater: ModelUpdater::new(&config.update_config(), model, optimizer, SECTIONS)?,
             history: LossHistory::new(),
-            checkpoints: None,
-            progress: None,
         })
     }
 
@@ -204,34 +194,32 @@ impl<M: Module> Trainer<M> {
         checkpoint: &Checkpoint,
         run_config: &C,
     ) -> Result<Self> {
-        let stored = stored_config(config, run_config)?;
-        checkpoint.check_config(&stored)?;
-        let model = checkpoint.load_module(MODEL, model)?;
-        let optimizer = checkpoint.load_optimizer(OPTIMIZER, optimizer)?;
-        let mut trainer = Self::new(config, model, optimizer, checkpoint.rng()?, run_config)?;
-        let metadata: TrainerMetadata = checkpoint.metadata_as()?;
-        if let (Some(ema_config), Some(ema)) = (&config.ema, trainer.ema.take()) {
-            let ema_model = checkpoint.load_module(EMA, ema.into_model())?;
-            let state = metadata.ema.unwrap_or_default();
-            trainer.ema = Some(ModelEma::resume(ema_config.clone(), ema_model, state)?);
-        }
-        trainer.step = checkpoint.step();
-        trainer.schedule.set_position(trainer.step);
-        trainer.history = metadata.history;
-        trainer.history.truncate_from(trainer.step + 1);
-        Ok(trainer)
+        config.validate()?;
+        let run = RunState::resume(config.run_schedule(), checkpoint, KIND, config, run_config)?;
+        let mut metadata: TrainerMetadata = checkpoint.metadata_as()?;
+        let updater = ModelUpdater::resume(
+            &config.update_config(),
+            model,
+            optimizer,
+            SECTIONS,
+            checkpoint,
+            metadata.ema.take(),
+        )?;
+        let mut history = metadata.history;
+        history.truncate_from(run.step() + 1);
+        Ok(Self { config: config.clone(), run, updater, history })
     }
 
     /// Saves checkpoints into `dir` every `config.checkpoint_every` steps (keeping the newest
     /// `config.keep_checkpoints`).
     pub fn with_checkpoints(mut self, dir: impl Into<PathBuf>) -> Result<Self> {
-        self.checkpoints = Some(CheckpointDir::new(dir, self.config.keep_checkpoints)?);
+        self.run.set_checkpoint_dir(dir)?;
         Ok(self)
     }
 
     /// Reports each step to `progress` (started at the current step).
     pub fn with_progress(mut self, progress: TrainingProgress) -> Self {
-        self.progress = Some(progress.resume_from(self.step));
+        self.run.set_progress(progress);
         self
     }
 
@@ -246,74 +234,21 @@ impl<M: Module> Trainer<M> {
         E: From<CoreError>,
         F: FnOnce(&M, usize, &mut SeededRng) -> Result<Tensor<1>, E>,
     {
-        let step = self.step;
-        if self.is_finished() {
-            return Err(CoreError::config(
-                "step",
-                format!("the run is finished ({} steps)", self.config.total_steps()),
-            )
-            .into());
-        }
-        let model = self.model.take().ok_or_else(poisoned)?;
-        let outcome = self.update(model, step, loss_fn);
-        let (model, report) = match outcome {
-            Ok(done) => done,
-            Err((model, err)) => {
-                self.model = Some(model);
-                return Err(err);
-            }
-        };
-        self.model = Some(model);
-        self.step = step + 1;
-        self.history.push(self.step, report.loss);
-        if let Some(ema) = &mut self.ema {
-            ema.update(self.model.as_ref().ok_or_else(poisoned)?)?;
-        }
-        if let Some(progress) = &mut self.progress {
-            progress.update(self.step, report.loss);
-        }
-        let checkpoint = if self.checkpoint_due() { Some(self.save_checkpoint()?) } else { None };
-        Ok(StepReport { checkpoint, ..report })
-    }
-
-    /// The forward/backward/update part of [`Trainer::step`]; hands the model back on error.
-    #[allow(clippy::type_complexity)]
-    fn update<E, F>(
-        &mut self,
-        model: M,
-        step: usize,
-        loss_fn: F,
-    ) -> std::result::Result<(M, StepReport), (M, E)>
-    where
-        E: From<CoreError>,
-        F: FnOnce(&M, usize, &mut SeededRng) -> Result<Tensor<1>, E>,
-    {
-        let loss = match loss_fn(&model, step, &mut self.rng) {
-            Ok(loss) => loss,
-            Err(err) => return Err((model, err)),
-        };
-        let value = match self.guard.check_loss_tensor(step, &loss) {
-            Ok(value) => value,
-            Err(err) => return Err((model, err.into())),
-        };
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let mut grad_norm = None;
-        if let Some(max_norm) = self.config.max_grad_norm {
-            let clipped = clip_grad_norm(&model, grads, max_norm)
-                .and_then(|(g, norm)| self.guard.check_grad_norm(step, norm).map(|n| (g, n)));
-            match clipped {
-                Ok((g, norm)) => {
-                    grads = g;
-                    grad_norm = Some(norm);
-                }
-                Err(err) => return Err((model, err.into())),
-            }
-        }
-        let lr = self.schedule.lr_at(step);
-        self.schedule.set_position(step + 1);
-        let model = self.optimizer.step(lr, model, grads);
-        let report = StepReport { step: step + 1, loss: value, lr, grad_norm, checkpoint: None };
-        Ok((model, report))
+        self.run.ensure_running()?;
+        let step = self.run.step();
+        let loss = loss_fn(self.updater.model(), step, self.run.rng_mut())?;
+        let stats = self.updater.update(step, loss, self.run.guard_mut())?;
+        self.run.advance(stats.loss);
+        self.history.push(self.run.step(), stats.loss);
+        let checkpoint =
+            if self.run.checkpoint_due() { Some(self.save_checkpoint()?) } else { None };
+        Ok(StepReport {
+            step: self.run.step(),
+            loss: stats.loss,
+            lr: stats.lr,
+            grad_norm: stats.grad_norm,
+            checkpoint,
+        })
     }
 
     /// Runs [`Trainer::step`] until `total_steps`, then closes the progress display.
@@ -325,75 +260,55 @@ impl<M: Module> Trainer<M> {
         while !self.is_finished() {
             self.step(&mut loss_fn)?;
         }
-        if let Some(progress) = &mut self.progress {
-            progress.finish();
-        }
+        self.run.finish();
         Ok(())
-    }
-
-    fn checkpoint_due(&self) -> bool {
-        CheckpointDir::is_due(
-            self.checkpoints.as_ref(),
-            self.step,
-            self.config.checkpoint_every,
-            self.is_finished(),
-        )
     }
 
     /// The complete run state at the current step: modules `model` and (with an EMA) `ema`,
     /// the optimiser state `optimizer`, the step, the RNG state, the configuration and the
     /// loss history.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
-        let metadata = TrainerMetadata {
-            history: self.history.clone(),
-            ema: self.ema.as_ref().map(ModelEma::state),
-        };
-        let mut checkpoint = Checkpoint::new(self.step, &self.rng, &self.run_config)?
-            .with_module(MODEL, self.model())?
-            .with_optimizer(OPTIMIZER, &self.optimizer)?
-            .with_metadata(&metadata)?;
-        if let Some(ema) = &self.ema {
-            checkpoint = checkpoint.with_module(EMA, ema.model())?;
-        }
-        Ok(checkpoint)
+        let metadata =
+            TrainerMetadata { history: self.history.clone(), ema: self.updater.ema_state() };
+        self.updater.write_to(self.run.start_checkpoint()?)?.with_metadata(&metadata)
     }
 
     /// Saves [`Trainer::checkpoint`] into the checkpoint directory (atomically) and returns
     /// its path; fails if no directory was set.
     pub fn save_checkpoint(&mut self) -> Result<PathBuf> {
         let checkpoint = self.checkpoint()?;
-        CheckpointDir::save_reported(self.checkpoints.as_ref(), &checkpoint, self.progress.as_mut())
+        self.run.save(&checkpoint)
     }
 
     /// The model being trained (on the autodiff device).
     pub fn model(&self) -> &M {
-        self.model.as_ref().expect("the model is only taken out during a step")
+        self.updater.model()
     }
 
     /// The EMA copy of the weights (off autodiff), if the run keeps one.
     pub fn ema(&self) -> Option<&M> {
-        self.ema.as_ref().map(ModelEma::model)
+        self.updater.ema()
     }
 
     /// The weights to sample from: the EMA copy if there is one, else the model, without
     /// autodiff and in evaluation mode.
     pub fn inference_model(&self) -> M {
-        self.ema().cloned().unwrap_or_else(|| self.model().valid())
+        self.updater.inference_model()
     }
 
     /// Consumes the trainer and returns the trained model.
-    pub fn into_model(mut self) -> M {
-        self.model.take().expect("the model is only taken out during a step")
+    pub fn into_model(self) -> M {
+        self.updater.into_model()
     }
 
     /// The number of completed steps.
     pub fn current_step(&self) -> usize {
-        self.step
+        self.run.step()
     }
 
     /// Whether every step of the run is done.
     pub fn is_finished(&self) -> bool {
-        self.step >= self.config.total_steps()
+        self.run.is_finished()
     }
 
     /// The loss of every completed step (1-based steps).
@@ -403,38 +318,12 @@ impl<M: Module> Trainer<M> {
 
     /// The run's random generator (e.g. to draw samples after training).
     pub fn rng_mut(&mut self) -> &mut SeededRng {
-        &mut self.rng
+        self.run.rng_mut()
     }
 
     /// The configuration.
     pub fn config(&self) -> &TrainerConfig {
         &self.config
-    }
-}
-
-/// `{"trainer": config, "run": run_config}` as stored in checkpoints.
-fn stored_config<C: Serialize + ?Sized>(config: &TrainerConfig, run_config: &C) -> Result<Value> {
-    let encode = |what: &str, err: serde_json::Error| {
-        CoreError::config(what, format!("does not serialise to JSON: {err}"))
-    };
-    Ok(serde_json::json!({
-        "trainer": serde_json::to_value(config).map_err(|e| encode("trainer config", e))?,
-        "run": serde_json::to_value(run_config).map_err(|e| encode("run_config", e))?,
-    }))
-}
-
-fn poisoned() -> CoreError {
-    CoreError::config("trainer", "the model was lost by an earlier panic during a step")
-}
-
-/// Fails unless the first float parameter of `model` lives on an autodiff device.
-fn ensure_autodiff<M: Module>(model: &M) -> Result<()> {
-    match model.devices().first() {
-        Some(device) if !device.is_autodiff() => Err(CoreError::config(
-            "model",
-            "must live on an autodiff device (Device::autodiff()) to be trained",
-        )),
-        _ => Ok(()),
     }
 }
 

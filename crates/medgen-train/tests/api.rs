@@ -20,8 +20,9 @@ use medgen_train::viz::{
     GRID_BACKGROUND, GridBuilder, LossPlotConfig, save_image_grid, save_loss_plot,
 };
 use medgen_train::{
-    Checkpoint, DivergenceGuard, EmaConfig, LossHistory, Trainer, TrainerConfig,
-    WarmupCosineConfig, checkpoint_file_name, clip_grad_norm, grad_norm, list_checkpoints,
+    Checkpoint, CheckpointSections, DivergenceGuard, EmaConfig, LossHistory, ModelUpdater,
+    RunSchedule, RunState, Trainer, TrainerConfig, UpdateConfig, WarmupCosineConfig,
+    checkpoint_file_name, clip_grad_norm, grad_norm, list_checkpoints,
 };
 
 type Loss = medgen_core::Result<Tensor<1>>;
@@ -578,4 +579,81 @@ fn bad_grid_and_plot_inputs_are_typed_errors() {
         CoreError::Empty { .. },
         "loss"
     );
+}
+
+/// Two networks trained in one run from the shared pieces (as the GAN loop does): a
+/// [`RunState`] and one [`ModelUpdater`] each. The second network regresses onto the first's
+/// output, so the updates depend on each other; a run resumed from its step-2 checkpoint must
+/// end with the same weights as the uninterrupted run.
+#[test]
+fn a_two_network_run_on_run_state_and_updaters_resumes_exactly() {
+    const LEADER: CheckpointSections =
+        CheckpointSections { module: "leader", optimizer: "leader", ema: "leader_ema" };
+    const FOLLOWER: CheckpointSections =
+        CheckpointSections { module: "follower", optimizer: "follower", ema: "follower_ema" };
+    let device = test_device().autodiff();
+    let schedule = RunSchedule { total_steps: 4, checkpoint_every: 2, keep_checkpoints: 3 };
+    let leader_update = UpdateConfig::new(WarmupCosineConfig::new(0.05, 4))
+        .with_ema(Some(EmaConfig::new().with_decay(0.5)));
+    let follower_update =
+        UpdateConfig::new(WarmupCosineConfig::new(0.1, 4)).with_max_grad_norm(Some(0.5));
+    let dir = tempfile::tempdir().unwrap();
+
+    type Run = (RunState, ModelUpdater<Linear>, ModelUpdater<Linear>);
+    let train = |(mut run, mut leader, mut follower): Run| -> Run {
+        while !run.is_finished() {
+            run.ensure_running().unwrap();
+            let step = run.step();
+            let loss = drawn_loss(leader.model(), step, run.rng_mut()).unwrap();
+            leader.update(step, loss, run.guard_mut()).unwrap();
+            let x = gaussian_noise([8, 2], run.rng_mut(), &device).unwrap();
+            let target = leader.model().forward(x.clone()).detach();
+            let loss = follower.model().forward(x).sub(target).square().mean();
+            let stats = follower.update(step, loss, run.guard_mut()).unwrap();
+            assert!(stats.grad_norm.is_some());
+            run.advance(stats.loss);
+            if run.checkpoint_due() {
+                let checkpoint = leader.write_to(run.start_checkpoint().unwrap()).unwrap();
+                let checkpoint = follower.write_to(checkpoint).unwrap();
+                let checkpoint = checkpoint.with_metadata(&leader.ema_state()).unwrap();
+                run.save(&checkpoint).unwrap();
+            }
+        }
+        (run, leader, follower)
+    };
+    let mut run = RunState::new(schedule, seeded_rng(3), "pair", &"both", &run_config()).unwrap();
+    run.set_checkpoint_dir(dir.path()).unwrap();
+    let leader = ModelUpdater::new(&leader_update, linear(&device, 1), sgd(), LEADER).unwrap();
+    let follower =
+        ModelUpdater::new(&follower_update, linear(&device, 2), sgd(), FOLLOWER).unwrap();
+    let (_, leader, follower) = train((run, leader, follower));
+
+    let checkpoint = Checkpoint::read(dir.path().join(checkpoint_file_name(2))).unwrap();
+    let resumed_run =
+        RunState::resume(schedule, &checkpoint, "pair", &"both", &run_config()).unwrap();
+    assert_eq!(resumed_run.step(), 2);
+    let ema_state = checkpoint.metadata_as().unwrap();
+    let resume = |config, seed, sections, state| {
+        ModelUpdater::resume(config, linear(&device, seed), sgd(), sections, &checkpoint, state)
+            .unwrap()
+    };
+    let resumed_leader = resume(&leader_update, 8, LEADER, ema_state);
+    let resumed_follower = resume(&follower_update, 9, FOLLOWER, None);
+    let (_, resumed_leader, resumed_follower) =
+        train((resumed_run, resumed_leader, resumed_follower));
+    assert_eq!(weights(resumed_leader.model()), weights(leader.model()));
+    assert_eq!(weights(resumed_leader.ema().unwrap()), weights(leader.ema().unwrap()));
+    assert_eq!(weights(resumed_follower.model()), weights(follower.model()));
+    // Another stored configuration is refused, and so is a model off autodiff.
+    let other = RunState::resume(schedule, &checkpoint, "pair", &"other", &run_config());
+    assert_err!(other, CoreError::CheckpointMismatch { .. }, "pair");
+    let plain = ModelUpdater::new(&leader_update, linear(&test_device(), 1), sgd(), LEADER);
+    assert_err!(plain, CoreError::InvalidConfig { .. }, "leader");
+    let no_steps = RunSchedule { total_steps: 0, ..schedule };
+    let empty = RunState::new(no_steps, seeded_rng(0), "pair", &(), &());
+    assert_err!(empty, CoreError::InvalidConfig { .. }, "total_steps");
+}
+
+fn sgd() -> medgen_core::burn::optim::ModuleOptimizer {
+    SgdConfig::new().init()
 }

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use medgen_train::LossHistory;
 use medgen_train::viz::{LossPlotConfig, save_loss_plot};
+use medgen_train::{LossHistory, UpdateStats};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -18,6 +18,10 @@ pub struct GanStepReport {
     pub events: Vec<MonitorEvent>,
     /// The checkpoint written after this step, if any.
     pub checkpoint: Option<PathBuf>,
+    /// The generator's update: its loss, learning rate `lr_G(k)` and gradient norm.
+    pub generator: UpdateStats,
+    /// The discriminator's last update of the step: loss, `lr_D(k)` and gradient norm.
+    pub discriminator: UpdateStats,
 }
 
 /// The per-step curves of a run (1-based generator steps), kept in checkpoints.

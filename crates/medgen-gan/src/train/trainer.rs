@@ -10,29 +10,32 @@
 //!     x̂ = stop_grad(G(z | c_G))
 //!     L_D = loss.D(D(x | c_D), D(x̂ | c_D)) [+ w·CE(class logits, y)] [+ R(D, x, x̂)]
 //!     stop with Diverged{k} unless L_D is finite
-//!     θ_D ← Adam(θ_D, ∇_θD L_D, lr_D)
+//!     θ_D ← Adam(θ_D, clip(∇_θD L_D), lr_D(k))
 //! x̂ = G(z | c_G)                      (the last batch again, now differentiable)
 //! L_G = loss.G(D(x̂ | c_D)) [+ w·CE(class logits of x̂, y)] [+ S(x̂, batch)]
 //! stop with Diverged{k} unless L_G is finite
-//! θ_G ← Adam(θ_G, ∇_θG L_G, lr_G);  θ̄_G ← EMA(θ̄_G, θ_G)
+//! θ_G ← Adam(θ_G, clip(∇_θG L_G), lr_G(k));  θ̄_G ← EMA(θ̄_G, θ_G)
 //! monitor(L_D, L_G, accuracies); every `checkpoint_every` steps: checkpoint
 //! ```
 //!
 //! `R` is an optional discriminator regulariser (a gradient penalty, R1, consistency term)
 //! and `S` an optional generator term (pix2pix's `λ·‖x̂ − x‖₁`).
+//!
+//! The run state (step, RNG, divergence guard, checkpoints, progress) is medgen-train's
+//! [`RunState`] and each network is a [`ModelUpdater`] (schedule, clipping, EMA), the same
+//! pieces as [`medgen_train::Trainer`]'s; this module adds only the adversarial losses, the
+//! alternation and the monitor.
 
 use std::path::PathBuf;
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use medgen_core::check::ensure_shape;
 use medgen_core::{CoreError, SeededRng};
 use medgen_train::{
-    Checkpoint, CheckpointDir, DivergenceGuard, EmaState, ModelEma, TrainingProgress,
+    Checkpoint, CheckpointSections, EmaState, ModelUpdater, RunState, TrainingProgress, UpdateStats,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::batch::GanBatch;
 use super::config::GanTrainerConfig;
@@ -43,10 +46,17 @@ use crate::loss::auxiliary_classifier_loss;
 use crate::monitor::{GanMonitor, MonitorEvent, SampleQuality, StepStats, logit_accuracy};
 use crate::network::{Discriminator, DiscriminatorOutput, Generator};
 
-/// Checkpoint section names.
-const GENERATOR: &str = "generator";
-const DISCRIMINATOR: &str = "discriminator";
-const EMA: &str = "generator_ema";
+/// Checkpoint sections of the two networks.
+const GENERATOR: CheckpointSections =
+    CheckpointSections { module: "generator", optimizer: "generator", ema: "generator_ema" };
+const DISCRIMINATOR: CheckpointSections = CheckpointSections {
+    module: "discriminator",
+    optimizer: "discriminator",
+    ema: "discriminator_ema",
+};
+
+/// The key of the GAN configuration in a checkpoint's stored configuration.
+const KIND: &str = "gan";
 
 /// A discriminator regulariser `R(D, batch, x̂)` added to `L_D` (`x̂` detached fakes).
 pub type DiscriminatorRegularizer<Dn, const I: usize, const D: usize> =
@@ -65,6 +75,8 @@ pub struct DiscriminatorStats {
     pub real_accuracy: f32,
     /// Fraction of generated logits `< t`.
     pub fake_accuracy: f32,
+    /// The learning rate, global gradient norm (with clipping) and loss of the update.
+    pub update: UpdateStats,
 }
 
 /// The run state stored in a checkpoint's metadata besides networks and optimisers.
@@ -86,22 +98,14 @@ where
     Dn: Module + Discriminator<D>,
 {
     config: GanTrainerConfig,
-    run_config: Value,
-    generator: Option<G>,
-    discriminator: Option<Dn>,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    run: RunState,
+    generator: ModelUpdater<G>,
+    discriminator: ModelUpdater<Dn>,
     loss: Box<dyn AdversarialLoss>,
     d_regularizer: Option<DiscriminatorRegularizer<Dn, I, D>>,
     g_regularizer: Option<GeneratorRegularizer<I, D>>,
-    ema: Option<ModelEma<G>>,
-    guard: DivergenceGuard,
-    rng: SeededRng,
-    step: usize,
     history: GanHistory,
     monitor: GanMonitor,
-    checkpoints: Option<CheckpointDir>,
-    progress: Option<TrainingProgress>,
 }
 
 impl<G, Dn, const I: usize, const D: usize> std::fmt::Debug for GanTrainer<G, Dn, I, D>
@@ -112,7 +116,7 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GanTrainer")
             .field("config", &self.config)
-            .field("step", &self.step)
+            .field("step", &self.run.step())
             .finish_non_exhaustive()
     }
 }
@@ -138,27 +142,26 @@ where
         run_config: &C,
     ) -> Result<Self> {
         config.validate()?;
-        ensure_autodiff(&generator, "generator")?;
-        ensure_autodiff(&discriminator, "discriminator")?;
-        let ema = config.ema.as_ref().map(|ema| ema.init(&generator)).transpose()?;
         Ok(Self {
             config: config.clone(),
-            run_config: stored_config(config, run_config)?,
-            generator: Some(generator),
-            discriminator: Some(discriminator),
-            opt_g: config.optimizer(),
-            opt_d: config.optimizer(),
+            run: RunState::new(config.run_schedule(), rng, KIND, config, run_config)?,
+            generator: ModelUpdater::new(
+                &config.generator_update(),
+                generator,
+                config.optimizer(),
+                GENERATOR,
+            )?,
+            discriminator: ModelUpdater::new(
+                &config.discriminator_update(),
+                discriminator,
+                config.optimizer(),
+                DISCRIMINATOR,
+            )?,
             loss: Box::new(loss),
             d_regularizer: None,
             g_regularizer: None,
-            ema,
-            guard: DivergenceGuard::new(),
-            rng,
-            step: 0,
             history: GanHistory::default(),
             monitor: GanMonitor::new(config.monitor.clone())?,
-            checkpoints: None,
-            progress: None,
         })
     }
 
@@ -179,24 +182,38 @@ where
         checkpoint: &Checkpoint,
         run_config: &C,
     ) -> Result<Self> {
-        checkpoint.check_config(&stored_config(config, run_config)?)?;
-        let generator = checkpoint.load_module(GENERATOR, generator)?;
-        let discriminator = checkpoint.load_module(DISCRIMINATOR, discriminator)?;
-        let mut trainer =
-            Self::new(config, generator, discriminator, loss, checkpoint.rng()?, run_config)?;
-        trainer.opt_g = checkpoint.load_optimizer(GENERATOR, config.optimizer())?;
-        trainer.opt_d = checkpoint.load_optimizer(DISCRIMINATOR, config.optimizer())?;
-        let metadata: GanMetadata = checkpoint.metadata_as()?;
-        if let (Some(ema_config), Some(ema)) = (&config.ema, trainer.ema.take()) {
-            let model = checkpoint.load_module(EMA, ema.into_model())?;
-            let state = metadata.ema.unwrap_or_default();
-            trainer.ema = Some(ModelEma::resume(ema_config.clone(), model, state)?);
-        }
-        trainer.step = checkpoint.step();
-        trainer.history = metadata.history;
-        trainer.history.truncate_from(trainer.step + 1);
-        trainer.monitor = metadata.monitor;
-        Ok(trainer)
+        config.validate()?;
+        let run = RunState::resume(config.run_schedule(), checkpoint, KIND, config, run_config)?;
+        let mut metadata: GanMetadata = checkpoint.metadata_as()?;
+        let generator = ModelUpdater::resume(
+            &config.generator_update(),
+            generator,
+            config.optimizer(),
+            GENERATOR,
+            checkpoint,
+            metadata.ema.take(),
+        )?;
+        let discriminator = ModelUpdater::resume(
+            &config.discriminator_update(),
+            discriminator,
+            config.optimizer(),
+            DISCRIMINATOR,
+            checkpoint,
+            None,
+        )?;
+        let mut history = metadata.history;
+        history.truncate_from(run.step() + 1);
+        Ok(Self {
+            config: config.clone(),
+            run,
+            generator,
+            discriminator,
+            loss: Box::new(loss),
+            d_regularizer: None,
+            g_regularizer: None,
+            history,
+            monitor: metadata.monitor,
+        })
     }
 
     /// Adds `R(D, batch, x̂)` to every discriminator loss (e.g. a gradient penalty).
@@ -220,14 +237,14 @@ where
     /// Saves checkpoints into `dir` every `config.checkpoint_every` steps and at the last
     /// step, keeping the newest `config.keep_checkpoints`.
     pub fn with_checkpoints(mut self, dir: impl Into<PathBuf>) -> Result<Self> {
-        self.checkpoints = Some(CheckpointDir::new(dir, self.config.keep_checkpoints)?);
+        self.run.set_checkpoint_dir(dir)?;
         Ok(self)
     }
 
     /// Reports each step's generator loss to `progress` (the monitor's warnings are in the
     /// step reports).
     pub fn with_progress(mut self, progress: TrainingProgress) -> Self {
-        self.progress = Some(progress.resume_from(self.step));
+        self.run.set_progress(progress);
         self
     }
 
@@ -243,25 +260,20 @@ where
     where
         F: FnMut(usize, &mut SeededRng) -> Result<GanBatch<I, D>>,
     {
-        let step = self.step;
-        if self.is_finished() {
-            return Err(CoreError::config(
-                "step",
-                format!("the run is finished ({} steps)", self.config.total_steps),
-            )
-            .into());
-        }
+        self.run.ensure_running()?;
+        let step = self.run.step();
         let mut last = None;
         for _ in 0..self.config.n_critic {
-            let batch = data(step, &mut self.rng)?;
+            let batch = data(step, self.run.rng_mut())?;
             let stats = self.discriminator_step(&batch)?;
             last = Some((batch, stats));
         }
         let (batch, d_stats) = last.ok_or_else(|| CoreError::config("n_critic", "is 0"))?;
-        let g_loss = self.generator_step(&batch)?;
-        self.step = step + 1;
+        let g_update = self.generator_update(&batch)?;
+        let g_loss = g_update.loss;
+        self.run.advance(g_loss);
         let stats = StepStats {
-            step: self.step,
+            step: self.run.step(),
             d_loss: d_stats.loss,
             g_loss,
             real_accuracy: d_stats.real_accuracy,
@@ -269,11 +281,15 @@ where
         };
         self.history.push(&stats);
         let events = self.monitor.observe_step(stats);
-        if let Some(progress) = &mut self.progress {
-            progress.update(self.step, g_loss);
-        }
-        let checkpoint = if self.checkpoint_due() { Some(self.save_checkpoint()?) } else { None };
-        Ok(GanStepReport { stats, events, checkpoint })
+        let checkpoint =
+            if self.run.checkpoint_due() { Some(self.save_checkpoint()?) } else { None };
+        Ok(GanStepReport {
+            stats,
+            events,
+            checkpoint,
+            generator: g_update,
+            discriminator: d_stats.update,
+        })
     }
 
     /// Runs [`GanTrainer::step`] until `total_steps`, calling `on_step` with each report
@@ -287,9 +303,7 @@ where
             let report = self.step(&mut data)?;
             on_step(self, &report)?;
         }
-        if let Some(progress) = &mut self.progress {
-            progress.finish();
-        }
+        self.run.finish();
         Ok(())
     }
 
@@ -300,11 +314,14 @@ where
     /// As [`GanTrainer::step`].
     pub fn discriminator_step(&mut self, batch: &GanBatch<I, D>) -> Result<DiscriminatorStats> {
         let n = batch.batch_size()?;
-        let step = self.step;
-        let generator = self.generator.as_ref().ok_or_else(poisoned)?;
-        let fake = generator.generate(batch.input.clone(), &batch.generator_condition)?.detach();
+        let step = self.run.step();
+        let fake = self
+            .generator
+            .model()
+            .generate(batch.input.clone(), &batch.generator_condition)?
+            .detach();
         ensure_shape(&fake.dims(), &batch.real.dims(), "generator output")?;
-        let discriminator = self.discriminator.as_ref().ok_or_else(poisoned)?;
+        let discriminator = self.discriminator.model();
         let real_out = checked_output(discriminator, batch.real.clone(), batch, n)?;
         let fake_out = checked_output(discriminator, fake.clone(), batch, n)?;
         let threshold = self.loss.decision_threshold();
@@ -323,15 +340,17 @@ where
             Tensor::cat(vec![loss.clone().detach(), real_accuracy, fake_accuracy], 0),
             "discriminator loss",
         )?;
-        let value = self
-            .guard
+        let guard = self.run.guard_mut();
+        let checked = guard
             .check_loss(step, values[0])
-            .map_err(|err| name_network(err, "discriminator"))?;
-        let grads = GradientsParams::from_grads(loss.backward(), discriminator);
-        let discriminator = self.discriminator.take().ok_or_else(poisoned)?;
-        let lr = self.config.lr_discriminator;
-        self.discriminator = Some(self.opt_d.step(lr, discriminator, grads));
-        Ok(DiscriminatorStats { loss: value, real_accuracy: values[1], fake_accuracy: values[2] })
+            .and_then(|value| self.discriminator.update_with_value(step, loss, value, guard));
+        let update = checked.map_err(|err| name_network(err, "discriminator"))?;
+        Ok(DiscriminatorStats {
+            loss: update.loss,
+            real_accuracy: values[1],
+            fake_accuracy: values[2],
+            update,
+        })
     }
 
     /// One generator update on `batch` (the discriminator is not changed), followed by the
@@ -340,13 +359,17 @@ where
     /// # Errors
     /// As [`GanTrainer::step`].
     pub fn generator_step(&mut self, batch: &GanBatch<I, D>) -> Result<f32> {
+        Ok(self.generator_update(batch)?.loss)
+    }
+
+    /// [`GanTrainer::generator_step`] with the learning rate and gradient norm of the update.
+    fn generator_update(&mut self, batch: &GanBatch<I, D>) -> Result<UpdateStats> {
         let n = batch.batch_size()?;
-        let step = self.step;
-        let generator = self.generator.as_ref().ok_or_else(poisoned)?;
-        let fake = generator.generate(batch.input.clone(), &batch.generator_condition)?;
+        let step = self.run.step();
+        let fake =
+            self.generator.model().generate(batch.input.clone(), &batch.generator_condition)?;
         ensure_shape(&fake.dims(), &batch.real.dims(), "generator output")?;
-        let discriminator = self.discriminator.as_ref().ok_or_else(poisoned)?;
-        let out = checked_output(discriminator, fake.clone(), batch, n)?;
+        let out = checked_output(self.discriminator.model(), fake.clone(), batch, n)?;
         let mut loss = self.loss.generator_loss(out.logits)?;
         if let Some(term) = self.class_term(out.class_logits, batch)? {
             loss = loss.add(term);
@@ -354,19 +377,9 @@ where
         if let Some(regularizer) = &mut self.g_regularizer {
             loss = loss.add(regularizer(&fake, batch)?);
         }
-        let value = self
-            .guard
-            .check_loss_tensor(step, &loss)
-            .map_err(|err| name_network(err, "generator"))?;
-        let mut grads = loss.backward();
-        let grads = GradientsParams::from_module(&mut grads, generator);
-        let generator = self.generator.take().ok_or_else(poisoned)?;
-        let generator = self.opt_g.step(self.config.lr_generator, generator, grads);
-        if let Some(ema) = &mut self.ema {
-            ema.update(&generator)?;
-        }
-        self.generator = Some(generator);
-        Ok(value)
+        self.generator
+            .update(step, loss, self.run.guard_mut())
+            .map_err(|err| name_network(err, "generator"))
     }
 
     /// `w · CE(class_logits, y)` with `y` the generator's class labels, when both are
@@ -395,17 +408,8 @@ where
         coverage: f64,
         diversity: f64,
     ) -> Result<(SampleQuality, Vec<MonitorEvent>)> {
-        let quality = SampleQuality { step: self.step, coverage, diversity };
+        let quality = SampleQuality { step: self.run.step(), coverage, diversity };
         Ok((quality, self.monitor.observe_samples(quality)?))
-    }
-
-    fn checkpoint_due(&self) -> bool {
-        CheckpointDir::is_due(
-            self.checkpoints.as_ref(),
-            self.step,
-            self.config.checkpoint_every,
-            self.is_finished(),
-        )
     }
 
     /// The complete run state at the current step: both networks (`generator`,
@@ -415,55 +419,43 @@ where
         let metadata = GanMetadata {
             history: self.history.clone(),
             monitor: self.monitor.clone(),
-            ema: self.ema.as_ref().map(ModelEma::state),
+            ema: self.generator.ema_state(),
         };
-        let mut checkpoint = Checkpoint::new(self.step, &self.rng, &self.run_config)?
-            .with_module(GENERATOR, self.generator.as_ref().ok_or_else(poisoned)?)?
-            .with_module(DISCRIMINATOR, self.discriminator.as_ref().ok_or_else(poisoned)?)?
-            .with_optimizer(GENERATOR, &self.opt_g)?
-            .with_optimizer(DISCRIMINATOR, &self.opt_d)?
-            .with_metadata(&metadata)?;
-        if let Some(ema) = &self.ema {
-            checkpoint = checkpoint.with_module(EMA, ema.model())?;
-        }
-        Ok(checkpoint)
+        let checkpoint = self.generator.write_to(self.run.start_checkpoint()?)?;
+        Ok(self.discriminator.write_to(checkpoint)?.with_metadata(&metadata)?)
     }
 
     /// Saves [`GanTrainer::checkpoint`] into the checkpoint directory and returns its path;
     /// fails if no directory was set.
     pub fn save_checkpoint(&mut self) -> Result<PathBuf> {
         let checkpoint = self.checkpoint()?;
-        Ok(CheckpointDir::save_reported(
-            self.checkpoints.as_ref(),
-            &checkpoint,
-            self.progress.as_mut(),
-        )?)
+        Ok(self.run.save(&checkpoint)?)
     }
 
     /// The generator being trained (on the autodiff device).
     pub fn generator(&self) -> &G {
-        self.generator.as_ref().expect("the generator is only taken out during an update")
+        self.generator.model()
     }
 
     /// The discriminator being trained (on the autodiff device).
     pub fn discriminator(&self) -> &Dn {
-        self.discriminator.as_ref().expect("the discriminator is only taken out during an update")
+        self.discriminator.model()
     }
 
     /// The generator to sample from: the EMA copy if the run keeps one, else the trained
     /// generator, off autodiff and in evaluation mode.
     pub fn inference_generator(&self) -> G {
-        self.ema.as_ref().map(|ema| ema.model().clone()).unwrap_or_else(|| self.generator().valid())
+        self.generator.inference_model()
     }
 
     /// The number of completed steps.
     pub fn current_step(&self) -> usize {
-        self.step
+        self.run.step()
     }
 
     /// Whether every step of the run is done.
     pub fn is_finished(&self) -> bool {
-        self.step >= self.config.total_steps
+        self.run.is_finished()
     }
 
     /// The curves of every completed step.
@@ -478,7 +470,7 @@ where
 
     /// The run's random generator (e.g. to draw samples after training).
     pub fn rng_mut(&mut self) -> &mut SeededRng {
-        &mut self.rng
+        self.run.rng_mut()
     }
 
     /// The configuration.
@@ -509,35 +501,5 @@ fn name_network(err: CoreError, network: &str) -> GanError {
             CoreError::Diverged { step, what: format!("{network} {what}") }.into()
         }
         other => other.into(),
-    }
-}
-
-/// `{"gan": config, "run": run_config}` as stored in checkpoints.
-fn stored_config<C: Serialize + ?Sized>(
-    config: &GanTrainerConfig,
-    run_config: &C,
-) -> Result<Value> {
-    let encode = |what: &str, err: serde_json::Error| {
-        CoreError::config(what, format!("does not serialise to JSON: {err}"))
-    };
-    Ok(serde_json::json!({
-        "gan": serde_json::to_value(config).map_err(|e| encode("gan trainer config", e))?,
-        "run": serde_json::to_value(run_config).map_err(|e| encode("run_config", e))?,
-    }))
-}
-
-fn poisoned() -> CoreError {
-    CoreError::config("gan trainer", "a network was lost by an earlier panic during an update")
-}
-
-/// Fails unless the first float parameter of `module` lives on an autodiff device.
-fn ensure_autodiff<M: Module>(module: &M, what: &str) -> Result<()> {
-    match module.devices().first() {
-        Some(device) if !device.is_autodiff() => Err(CoreError::config(
-            what,
-            "must live on an autodiff device (Device::autodiff()) to be trained",
-        )
-        .into()),
-        _ => Ok(()),
     }
 }

@@ -316,3 +316,58 @@ fn bad_batches_and_setups_are_typed_errors() {
     assert_eq!(trainer.history().len(), 3);
     assert!(trainer.step(|_, rng| Ok(gaussian_batch(rng, &dev))).is_err());
 }
+
+/// The learning rates follow the warm-up + cosine schedule of medgen-train over the run's
+/// steps, clipping reports the gradient norms, and a zero learning rate leaves a network as it
+/// was: the GAN loop runs on the shared update pieces, not a fixed-rate Adam of its own.
+#[test]
+fn learning_rate_schedule_and_clipping_apply_to_both_networks() {
+    let device = test_device().autodiff();
+    let (total, warmup, lr_g, lr_d, floor) = (6, 2, 1e-2, 3e-2, 0.1);
+    let config = GanTrainerConfig::new(total)
+        .with_lr_generator(lr_g)
+        .with_lr_discriminator(lr_d)
+        .with_warmup_steps(warmup)
+        .with_min_lr_factor(floor)
+        .with_n_critic(2)
+        .with_max_grad_norm(Some(1e-3));
+    let mut trainer = GanTrainer::new(
+        &config,
+        Mlp::new(2, 8, 1, 0, &device),
+        Mlp::new(1, 8, 1, 0, &device),
+        GanLoss::NonSaturating,
+        seeded_rng(3),
+        &"schedule",
+    )
+    .unwrap();
+    // lr(k) of WarmupCosineConfig written out: b·k/W during warm-up, then cosine to f·b.
+    let expected = |base: f64, k: usize| {
+        if k < warmup {
+            base * k as f64 / warmup as f64
+        } else {
+            let progress = (k - warmup) as f64 / (total - warmup) as f64;
+            floor * base
+                + 0.5 * (base - floor * base) * (1.0 + (std::f64::consts::PI * progress).cos())
+        }
+    };
+    let g_before = trainer.generator().out.weight.val().try_into_vec_as::<f32>().unwrap();
+    let d_before = trainer.discriminator().out.weight.val().try_into_vec_as::<f32>().unwrap();
+    let dev = device.clone();
+    for k in 0..total {
+        let report = trainer.step(|_, rng| Ok(gaussian_batch(rng, &dev))).unwrap();
+        assert!((report.generator.lr - expected(lr_g, k)).abs() < 1e-12, "step {k}");
+        assert!((report.discriminator.lr - expected(lr_d, k)).abs() < 1e-12, "step {k}");
+        for norm in [report.generator.grad_norm, report.discriminator.grad_norm] {
+            assert!(norm.is_some_and(|n| n.is_finite() && n > 0.0), "step {k}: {norm:?}");
+        }
+        if k == 0 {
+            // Step 0 of a warm-up from 0 runs at rate 0: Adam moves nothing.
+            let g = trainer.generator().out.weight.val().try_into_vec_as::<f32>().unwrap();
+            let d = trainer.discriminator().out.weight.val().try_into_vec_as::<f32>().unwrap();
+            assert_eq!(g, g_before);
+            assert_eq!(d, d_before);
+        }
+    }
+    let g_after = trainer.generator().out.weight.val().try_into_vec_as::<f32>().unwrap();
+    assert_ne!(g_after, g_before, "later steps must move the generator");
+}
