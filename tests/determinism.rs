@@ -14,7 +14,10 @@ use medgen::diffusion::{DenoisingLossConfig, DiffusionPipeline, ScheduleConfig, 
 use medgen::flow::RealNvpConfig;
 use medgen::flow::continuous::MlpVectorFieldConfig;
 use medgen::flow::matching::{FlowMatchingLossConfig, FlowMatchingModel};
-use medgen::gan::{DcganGeneratorConfig, GanSampler};
+use medgen::gan::{
+    DcganDiscriminatorConfig, DcganGeneratorConfig, GanBatch, GanLoss, GanSampler, GanTrainer,
+    GanTrainerConfig,
+};
 use medgen::nn::UNetConfig;
 use medgen::train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfig};
 use medgen::vae::{BackboneConfig, VaeConfig, VaeLossConfig};
@@ -186,19 +189,48 @@ fn vae_training_and_sampling_are_reproducible() {
 }
 
 #[test]
-fn gan_generators_sample_reproducibly() {
+fn gan_training_and_sampling_are_reproducible() {
     assert_reproducible(|seed| {
-        let device = Device::clone(&test_device());
-        let generator = init_seeded(&device, &mut seeded_rng(seed), |d| {
+        let device = test_device().autodiff();
+        let mut rng = seeded_rng(seed);
+        let generator = init_seeded(&device, &mut rng, |d| {
             DcganGeneratorConfig::new(2, 4, 1, 8)
                 .with_num_upsamplings(2)
                 .with_base_channels(4)
                 .init(d)
         })
         .unwrap();
-        let sampler = GanSampler::new(generator, 4).unwrap();
-        let samples =
-            sampler.sample(2, &Condition::<4>::none(), &mut seeded_rng(seed), &device).unwrap();
-        (Vec::new(), host(samples.samples))
+        let discriminator = init_seeded(&device, &mut rng, |d| {
+            DcganDiscriminatorConfig::new(2, 1, 8)
+                .with_num_downsamplings(2)
+                .with_base_channels(4)
+                .init(d)
+        })
+        .unwrap();
+        let config = GanTrainerConfig::new(2);
+        let mut trainer =
+            GanTrainer::new(&config, generator, discriminator, GanLoss::Hinge, rng, &()).unwrap();
+        let mut losses = Vec::new();
+        while !trainer.is_finished() {
+            let report = trainer
+                .step(|_, rng| {
+                    let batch = PhantomConfig::new(8).generate_batch(4, rng)?;
+                    let real = batch.to_tensors::<4>(&device)?.images;
+                    let z = medgen::core::noise::gaussian_noise([4, 4], rng, &device)?;
+                    Ok(GanBatch::new(real, z))
+                })
+                .unwrap();
+            losses.extend([report.stats.d_loss, report.stats.g_loss]);
+        }
+        let sampler = GanSampler::new(trainer.inference_generator(), 4).unwrap();
+        let samples = sampler
+            .sample(
+                2,
+                &Condition::<4>::none(),
+                &mut seeded_rng(seed),
+                &Device::clone(&test_device()),
+            )
+            .unwrap();
+        (losses, host(samples.samples))
     });
 }

@@ -101,9 +101,7 @@ impl<const D: usize> Condition<D> {
         rng: &mut R,
         device: &Device,
     ) -> Result<Self> {
-        if !(0.0..=1.0).contains(&p_drop) {
-            return Err(CoreError::config("p_drop", "must lie in [0, 1]"));
-        }
+        check_p_drop(p_drop)?;
         let mask: Vec<f32> =
             (0..batch).map(|_| if rng.random_bool(p_drop) { 0.0 } else { 1.0 }).collect();
         let mut keep = Tensor::<1>::from_data(TensorData::new(mask, [batch]), device);
@@ -127,6 +125,7 @@ impl<const D: usize> Condition<D> {
         rng: &mut R,
         device: &Device,
     ) -> Result<Self> {
+        check_p_drop(p_drop)?;
         if p_drop > 0.0 && self.has_droppable_part() {
             self.drop_randomly(batch, p_drop, rng, device)
         } else {
@@ -181,6 +180,15 @@ impl<const D: usize> Condition<D> {
             embedding: join(&self.embedding, &other.embedding, "embedding")?,
             keep,
         })
+    }
+}
+
+/// Checks a dropout probability: `p_drop ∈ [0, 1]` (NaN is refused).
+fn check_p_drop(p_drop: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&p_drop) {
+        Ok(())
+    } else {
+        Err(CoreError::config("p_drop", format!("must lie in [0, 1], got {p_drop}")))
     }
 }
 

@@ -14,6 +14,7 @@
 use burn::config::Config;
 use burn::tensor::Tensor;
 
+use crate::check::ensure_shape;
 use crate::condition::Condition;
 use crate::error::{CoreError, Result};
 use crate::network::TimeConditionedNetwork;
@@ -68,18 +69,22 @@ impl GuidanceConfig {
 
     /// Combines the conditional and the null output (`[N, ...]` each) into the guided one,
     /// `y_∅ + w (y_c − y_∅)`, rescaled when `φ > 0`.
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] naming `unconditional` when the two shapes differ.
     pub fn combine<const D: usize>(
         &self,
         conditional: Tensor<D>,
         unconditional: Tensor<D>,
-    ) -> Tensor<D> {
+    ) -> Result<Tensor<D>> {
+        ensure_shape(&unconditional.dims(), &conditional.dims(), "unconditional")?;
         let guided = unconditional
             .clone()
             .add(conditional.clone().sub(unconditional).mul_scalar(self.scale));
         if self.rescale > 0.0 {
             rescale_noise_cfg(guided, conditional, self.rescale)
         } else {
-            guided
+            Ok(guided)
         }
     }
 }
@@ -89,16 +94,23 @@ impl GuidanceConfig {
 ///
 /// `ŷ' = φ · ŷ · s(y_c)/s(ŷ) + (1 − φ) · ŷ`,
 ///
-/// which counters the over-exposure of large guidance scales. Shapes `[N, ...]`, alike
-/// (the caller's contract; Burn panics on mismatched shapes).
+/// which counters the over-exposure of large guidance scales. Shapes `[N, ...]`, alike.
+///
+/// # Errors
+/// [`CoreError::ShapeMismatch`] naming `conditional` when its shape differs from `guided`'s,
+/// and [`CoreError::InvalidConfig`] naming `rescale` outside `[0, 1]`.
 pub fn rescale_noise_cfg<const D: usize>(
     guided: Tensor<D>,
     conditional: Tensor<D>,
     rescale: f64,
-) -> Tensor<D> {
+) -> Result<Tensor<D>> {
+    ensure_shape(&conditional.dims(), &guided.dims(), "conditional")?;
+    if !(0.0..=1.0).contains(&rescale) {
+        return Err(CoreError::config("rescale", format!("must lie in [0, 1], got {rescale}")));
+    }
     let ratio = per_item_std(conditional).div(per_item_std(guided.clone()));
     let rescaled = guided.clone().mul(ratio);
-    rescaled.mul_scalar(rescale).add(guided.mul_scalar(1.0 - rescale))
+    Ok(rescaled.mul_scalar(rescale).add(guided.mul_scalar(1.0 - rescale)))
 }
 
 /// The Bessel-corrected standard deviation of each item of `x` (`[N, ...]`), shaped
@@ -177,7 +189,7 @@ where
         }
         let conditional = output.clone().narrow(0, 0, n);
         let unconditional = output.narrow(0, n, n);
-        Ok(self.guidance.combine(conditional, unconditional))
+        self.guidance.combine(conditional, unconditional)
     }
 }
 
@@ -192,7 +204,7 @@ mod tests {
         let device = test_device();
         let cond = Tensor::<4>::full([1, 1, 1, 2], 2.0, &device);
         let uncond = Tensor::<4>::full([1, 1, 1, 2], 1.0, &device);
-        let guided = GuidanceConfig::new().with_scale(3.0).combine(cond, uncond);
+        let guided = GuidanceConfig::new().with_scale(3.0).combine(cond, uncond).unwrap();
         let values = guided.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(values, vec![4.0, 4.0]);
     }
@@ -211,7 +223,8 @@ mod tests {
             (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / (v.len() - 1) as f32).sqrt()
         };
         let ratio = std(&cond_values) / std(&guided_values);
-        let got = rescale_noise_cfg(guided, cond, 0.7).into_data().try_to_vec::<f32>().unwrap();
+        let got =
+            rescale_noise_cfg(guided, cond, 0.7).unwrap().into_data().try_to_vec::<f32>().unwrap();
         for (g, v) in got.iter().zip(&guided_values) {
             let expected = 0.7 * v * ratio + 0.3 * v;
             assert!((g - expected).abs() < 1e-5);

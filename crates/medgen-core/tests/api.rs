@@ -163,7 +163,7 @@ fn classifier_free_guidance_matches_its_formula() {
     );
     let uncond = Tensor::<4>::zeros([1, 1, 2, 2], &device);
     let rescaled =
-        GuidanceConfig::new().with_scale(4.0).with_rescale(1.0).combine(cond_out, uncond);
+        GuidanceConfig::new().with_scale(4.0).with_rescale(1.0).combine(cond_out, uncond).unwrap();
     // guided = 4 · cond, std ratio 1/4: the rescaled output is cond again.
     for (got, want) in host::<f32, 4, _>(rescaled).into_iter().zip([1.0, -1.0, 2.0, 0.0]) {
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");

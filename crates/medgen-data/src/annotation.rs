@@ -36,7 +36,9 @@ impl LesionAnnotations {
 impl PhantomBatch {
     /// Simulates `annotators` lesion annotations per phantom (see the [module docs](self)).
     ///
-    /// Fails with [`CoreError::InvalidConfig`] for `annotators == 0` or `max_offset > 8`.
+    /// Fails with [`CoreError::InvalidConfig`] for `annotators == 0` or `max_offset > 8`, and
+    /// with [`CoreError::InvalidRank`], [`CoreError::Empty`] or [`CoreError::ShapeMismatch`]
+    /// for a hand-built batch whose buffers do not fit its 2D or 3D `spatial` shape.
     pub fn lesion_annotations<R: Rng + ?Sized>(
         &self,
         annotators: usize,
@@ -52,6 +54,7 @@ impl PhantomBatch {
                 format!("must be at most 8 pixels, got {max_offset}"),
             ));
         }
+        self.check_layout()?;
         let max = max_offset as i32;
         let tendencies: Vec<i32> = (0..annotators).map(|_| rng.random_range(-max..=max)).collect();
         let dims = match *self.spatial {

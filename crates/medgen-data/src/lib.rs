@@ -24,6 +24,7 @@ pub mod intensity;
 pub mod medmnist;
 pub mod nifti;
 pub mod npy;
+mod npy_header;
 pub mod npz;
 pub mod paired_phantoms;
 pub mod phantom;
@@ -40,16 +41,19 @@ pub use medmnist::{
     ImageLayout, MedMnistArrays, MedMnistSplit, NpzImageConfig, NpzImageSet, save_npz_medmnist,
 };
 pub use nifti::{
-    ByteOrder, NiftiDatatype, NiftiVersion, NiftiVolume, NiftiWriteConfig, encode_nifti,
-    parse_nifti, read_nifti, write_nifti,
+    ByteOrder, NiftiDatatype, NiftiVersion, NiftiVolume, NiftiWriteConfig, decode_nifti,
+    encode_nifti, parse_nifti, read_nifti, write_nifti,
 };
 pub use npy::{NpyArray, NpyDtype, NpyValues, read_npy, read_npy_from, write_npy, write_npy_to};
-pub use npz::{NpzCompression, NpzReader, read_npz, write_npz};
+pub use npz::{NpzCompression, NpzReader, read_npz, read_npz_bytes, write_npz};
 pub use paired_phantoms::{
     LowDoseNoise, PairedImages, TissueContrast, contrast_pairs, low_dose_pairs,
 };
 pub use phantom::{PHANTOM_CLASSES, tissue};
 pub use phantom_batch::{PhantomBatch, PhantomCovariates, PhantomTensors};
 pub use phantom_config::PhantomConfig;
-pub use png_folder::{ColorMode, PngFolder, PngFolderConfig, load_png_folder};
+pub use png_folder::{
+    ColorMode, PNG_MAX_INFLATION, PngFolder, PngFolderConfig, PngImage, decode_png,
+    decode_png_bytes, load_png_folder,
+};
 pub use split::permutation;

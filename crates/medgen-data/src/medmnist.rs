@@ -177,7 +177,7 @@ fn nchw_shape(stored: &[usize], layout: &ImageLayout, what: &str) -> Result<Vec<
             _ => true,
         },
     };
-    let spatial_rank = stored.len() - 1 - usize::from(channels_last);
+    let spatial_rank = stored.len().saturating_sub(1 + usize::from(channels_last));
     if !(stored.len() >= 3 && (spatial_rank == 2 || spatial_rank == 3)) {
         return Err(CoreError::InvalidRank {
             what: format!("{what} (images N×H×W[×C] or N×D×H×W[×C])"),

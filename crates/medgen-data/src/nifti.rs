@@ -328,16 +328,23 @@ impl FieldWriter {
 pub fn read_nifti(path: impl AsRef<Path>) -> Result<NiftiVolume> {
     let path = path.as_ref();
     let raw = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+    decode_nifti(&raw, path)
+}
+
+/// Parses a NIfTI-1 or NIfTI-2 image held in memory, gzip-compressed (`.nii.gz`, detected by
+/// the gzip magic `1f 8b`) or not; `origin` names it in errors.
+///
+/// Fails with [`CoreError::Format`] as [`read_nifti`] does, and for a broken gzip stream.
+pub fn decode_nifti(raw: &[u8], origin: &Path) -> Result<NiftiVolume> {
+    if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
+        flate2::read::MultiGzDecoder::new(raw)
             .read_to_end(&mut out)
-            .map_err(|e| CoreError::format("NIfTI", path, format!("bad gzip stream: {e}")))?;
-        out
+            .map_err(|e| CoreError::format("NIfTI", origin, format!("bad gzip stream: {e}")))?;
+        parse_nifti(&out, origin)
     } else {
-        raw
-    };
-    parse_nifti(&bytes, path)
+        parse_nifti(raw, origin)
+    }
 }
 
 /// Parses an uncompressed NIfTI-1 or NIfTI-2 image held in memory; `origin` names it in errors.

@@ -11,6 +11,8 @@ use npyz::{DType, Order, TypeChar, WriterBuilder};
 
 use medgen_core::error::{CoreError, Result};
 
+use crate::npy_header::screen_header;
+
 /// The element type of an [`NpyArray`], named as in NumPy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NpyDtype {
@@ -244,9 +246,14 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
 }
 
 /// Reads a `.npy` array from `reader`; `origin` names the source in errors.
-pub fn read_npy_from(reader: impl Read, origin: &Path) -> Result<NpyArray> {
+///
+/// The header is screened before `npyz` parses it: headers over 64 KiB or nesting
+/// brackets more than 3 deep are refused as [`CoreError::Format`].
+pub fn read_npy_from(mut reader: impl Read, origin: &Path) -> Result<NpyArray> {
     let bad = |reason: String| CoreError::format("npy", origin, reason);
-    let npy = npyz::NpyFile::new(reader).map_err(|e| bad(format!("bad header: {e}")))?;
+    let header = screen_header(&mut reader).map_err(|e| bad(format!("bad header: {e}")))?;
+    let npy = npyz::NpyFile::new(std::io::Cursor::new(header).chain(reader))
+        .map_err(|e| bad(format!("bad header: {e}")))?;
     let dtype = match npy.dtype() {
         DType::Plain(ts) => NpyDtype::from_type_char(ts.type_char(), ts.size_field())
             .ok_or_else(|| bad(format!("unsupported dtype {ts}")))?,

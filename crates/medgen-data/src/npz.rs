@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, Write};
+use std::io::{BufReader, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use zip::write::SimpleFileOptions;
@@ -21,10 +21,14 @@ pub enum NpzCompression {
     Deflated,
 }
 
+/// A seekable byte source: a file or bytes in memory.
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
 /// An open `.npz` archive whose arrays are read on demand by key.
 pub struct NpzReader {
     path: PathBuf,
-    archive: ZipArchive<BufReader<File>>,
+    archive: ZipArchive<Box<dyn ReadSeek>>,
 }
 
 impl std::fmt::Debug for NpzReader {
@@ -41,7 +45,18 @@ impl NpzReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path).map_err(|e| CoreError::io(&path, e))?;
-        let archive = ZipArchive::new(BufReader::new(file))
+        Self::from_source(Box::new(BufReader::new(file)), path)
+    }
+
+    /// Opens an archive held in memory; `origin` names it in errors.
+    ///
+    /// Fails with [`CoreError::Format`] if `bytes` are not a valid zip archive.
+    pub fn from_bytes(bytes: Vec<u8>, origin: impl Into<PathBuf>) -> Result<Self> {
+        Self::from_source(Box::new(Cursor::new(bytes)), origin.into())
+    }
+
+    fn from_source(source: Box<dyn ReadSeek>, path: PathBuf) -> Result<Self> {
+        let archive = ZipArchive::new(source)
             .map_err(|e| CoreError::format("npz", &path, format!("not a zip archive: {e}")))?;
         Ok(Self { path, archive })
     }
@@ -79,7 +94,10 @@ impl NpzReader {
             .archive
             .by_name(&format!("{key}.npy"))
             .map_err(|e| CoreError::format("npz", &origin, e))?;
-        let mut bytes = Vec::with_capacity(member.size() as usize);
+        // The size in the zip header is only a claim: reserve at most 64 MiB up front and let
+        // the buffer grow with the bytes that really inflate.
+        let claimed = usize::try_from(member.size()).unwrap_or(usize::MAX);
+        let mut bytes = Vec::with_capacity(claimed.min(MAX_RESERVED_BYTES));
         member
             .read_to_end(&mut bytes)
             .map_err(|e| CoreError::format("npz", &origin, format!("cannot read member: {e}")))?;
@@ -87,9 +105,23 @@ impl NpzReader {
     }
 }
 
+/// The most bytes reserved for a member before it is read (its header may claim any size).
+const MAX_RESERVED_BYTES: usize = 64 << 20;
+
 /// Reads every array of the `.npz` at `path`, sorted by key.
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
-    let mut reader = NpzReader::open(path)?;
+    read_all(NpzReader::open(path)?)
+}
+
+/// Reads every array of an `.npz` archive held in memory, sorted by key; `origin` names it
+/// in errors.
+///
+/// Fails with [`CoreError::Format`] for bytes that are not a zip archive or a corrupt member.
+pub fn read_npz_bytes(bytes: Vec<u8>, origin: &Path) -> Result<Vec<(String, NpyArray)>> {
+    read_all(NpzReader::from_bytes(bytes, origin)?)
+}
+
+fn read_all(mut reader: NpzReader) -> Result<Vec<(String, NpyArray)>> {
     reader.keys().into_iter().map(|key| reader.read(&key).map(|array| (key, array))).collect()
 }
 

@@ -243,7 +243,8 @@ impl PairedImages {
 ///
 /// # Errors
 /// [`CoreError::InvalidConfig`] for invalid noise parameters, [`CoreError::Empty`] for an
-/// empty batch.
+/// empty batch, [`CoreError::ShapeMismatch`] or [`CoreError::InvalidRank`] for a
+/// hand-built batch whose buffers do not fit its 2D or 3D `spatial` shape.
 pub fn low_dose_pairs<R: Rng + ?Sized>(
     batch: &PhantomBatch,
     noise: &LowDoseNoise,
@@ -264,7 +265,8 @@ pub fn low_dose_pairs<R: Rng + ?Sized>(
 ///
 /// # Errors
 /// [`CoreError::InvalidConfig`] for an invalid contrast, [`CoreError::Empty`] for an empty
-/// batch.
+/// batch, [`CoreError::ShapeMismatch`] or [`CoreError::InvalidRank`] for a
+/// hand-built batch whose buffers do not fit its 2D or 3D `spatial` shape.
 pub fn contrast_pairs<R: Rng + ?Sized>(
     batch: &PhantomBatch,
     contrast: &TissueContrast,
@@ -293,7 +295,7 @@ fn ensure_items(batch: &PhantomBatch) -> Result<()> {
     if batch.is_empty() || batch.item_len() == 0 {
         return Err(CoreError::Empty { what: "phantom batch".into() });
     }
-    Ok(())
+    batch.check_layout()
 }
 
 /// The normalised Gaussian kernel `k_i ∝ exp(−i² / (2 s²))`, `|i| ≤ ⌈3 s⌉`; `[1]` for `s = 0`.

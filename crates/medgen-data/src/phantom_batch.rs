@@ -135,6 +135,34 @@ impl PhantomBatch {
         self.spatial.iter().product()
     }
 
+    /// Checks that a (possibly hand-built) batch is consistent: a 2D or 3D non-empty
+    /// `spatial` shape, and `images` and `labels` holding `N` items of that shape.
+    ///
+    /// # Errors
+    /// [`medgen_core::CoreError::InvalidRank`] naming `phantom spatial shape`,
+    /// [`medgen_core::CoreError::Empty`], or [`medgen_core::CoreError::ShapeMismatch`] naming
+    /// `phantom images` or `phantom labels`.
+    pub(crate) fn check_layout(&self) -> Result<()> {
+        use medgen_core::CoreError;
+        if !(self.spatial.len() == 2 || self.spatial.len() == 3) {
+            return Err(CoreError::InvalidRank {
+                what: "phantom spatial shape ([H, W] or [D, H, W])".into(),
+                expected: 2,
+                got: self.spatial.len(),
+            });
+        }
+        medgen_core::check::ensure_non_empty(&self.shape(), "phantom batch")?;
+        let expected = self.spatial.iter().try_fold(self.len(), |acc, &n| acc.checked_mul(n));
+        for (what, len) in
+            [("phantom images", self.images.len()), ("phantom labels", self.labels.len())]
+        {
+            if expected != Some(len) {
+                return Err(CoreError::shape(what, format!("{:?}", self.shape()), &[len]));
+            }
+        }
+        Ok(())
+    }
+
     /// The image of phantom `i` (`[spatial...]`, values in `[0, 1]`).
     pub fn image(&self, i: usize) -> &[f32] {
         let n = self.item_len();

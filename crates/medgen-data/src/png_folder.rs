@@ -43,13 +43,19 @@ pub struct PngFolder {
     pub files: Vec<PathBuf>,
 }
 
-/// One decoded PNG: raw samples (0..=255 or 0..=65535) in interleaved `[H, W, C]` order.
-struct DecodedPng {
-    width: usize,
-    height: usize,
-    channels: usize,
-    bit_depth: u8,
-    samples: Vec<f32>,
+/// One decoded PNG: raw samples (`0..=255` or `0..=65535`) in interleaved `[H, W, C]` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PngImage {
+    /// The width `W` in pixels.
+    pub width: usize,
+    /// The height `H` in pixels.
+    pub height: usize,
+    /// The channels `C`: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
+    pub channels: usize,
+    /// 8 or 16 (palette and low bit depths are expanded to 8).
+    pub bit_depth: u8,
+    /// `H · W · C` samples, row-major with interleaved channels.
+    pub samples: Vec<f32>,
 }
 
 /// Loads every `*.png` (case-insensitive) in `dir`, sorted by file name.
@@ -107,13 +113,48 @@ pub fn load_png_folder(dir: impl AsRef<Path>, config: &PngFolderConfig) -> Resul
     Ok(PngFolder { dataset, files })
 }
 
-fn decode_png(path: &Path) -> Result<DecodedPng> {
-    let bad = |reason: String| CoreError::format("PNG", path, reason);
+/// Decodes the PNG file at `path` (palette and 1/2/4-bit images expanded to 8 bits).
+///
+/// Fails with [`CoreError::Io`] if the file cannot be read and [`CoreError::Format`] naming
+/// it for a corrupt or truncated PNG, or one whose header claims more pixels than its
+/// compressed data could hold (see [`PNG_MAX_INFLATION`]).
+pub fn decode_png(path: &Path) -> Result<PngImage> {
     let file = File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let mut decoder = png::Decoder::new(BufReader::new(file));
+    let len = file.metadata().map_err(|e| CoreError::io(path, e))?.len();
+    decode_png_from(BufReader::new(file), len, path)
+}
+
+/// Decodes a PNG held in memory; `origin` names it in errors.
+///
+/// Fails with [`CoreError::Format`] as [`decode_png`] does.
+pub fn decode_png_bytes(bytes: &[u8], origin: &Path) -> Result<PngImage> {
+    decode_png_from(std::io::Cursor::new(bytes), bytes.len() as u64, origin)
+}
+
+/// The most decoded bytes per byte of PNG file that [`decode_png`] accepts: deflate expands
+/// by at most 1032:1, and palette, low-bit-depth and transparency expansion by at most 32 (a 1-bit palette index to 8-bit RGBA)
+/// on top of it. A header that claims more pixels than this cannot be honest; refusing it
+/// keeps a 100-byte file from reserving gigabytes before its data is found missing.
+pub const PNG_MAX_INFLATION: u64 = 1032 * 32;
+
+/// Decodes the PNG read from `source`, whose length is `len` bytes; `path` names it in errors.
+fn decode_png_from(
+    source: impl std::io::BufRead + std::io::Seek,
+    len: u64,
+    path: &Path,
+) -> Result<PngImage> {
+    let bad = |reason: String| CoreError::format("PNG", path, reason);
+    let mut decoder = png::Decoder::new(source);
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(|e| bad(e.to_string()))?;
-    let mut buffer = vec![0u8; reader.output_buffer_size()];
+    let claimed = reader.output_buffer_size();
+    if claimed as u64 > len.saturating_mul(PNG_MAX_INFLATION) {
+        return Err(bad(format!(
+            "the header claims {claimed} decoded bytes, more than {PNG_MAX_INFLATION} per byte of \
+             its {len}-byte file"
+        )));
+    }
+    let mut buffer = vec![0u8; claimed];
     let info = reader.next_frame(&mut buffer).map_err(|e| bad(e.to_string()))?;
     let channels = match info.color_type {
         png::ColorType::Grayscale => 1,
@@ -141,11 +182,11 @@ fn decode_png(path: &Path) -> Result<DecodedPng> {
             samples.len()
         )));
     }
-    Ok(DecodedPng { width, height, channels, bit_depth, samples })
+    Ok(PngImage { width, height, channels, bit_depth, samples })
 }
 
 /// Applies [`ColorMode::Luminance`] (when `to_grey`), else keeps the channels.
-fn convert_channels(png: DecodedPng, to_grey: bool) -> DecodedPng {
+fn convert_channels(png: PngImage, to_grey: bool) -> PngImage {
     if !to_grey || png.channels == 1 {
         return png;
     }
@@ -157,11 +198,11 @@ fn convert_channels(png: DecodedPng, to_grey: bool) -> DecodedPng {
             _ => 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2],
         })
         .collect();
-    DecodedPng { channels: 1, samples, ..png }
+    PngImage { channels: 1, samples, ..png }
 }
 
 /// `[H, W, C]` interleaved samples to `[C, H, W]` planes.
-fn interleaved_to_planar(png: &DecodedPng) -> Vec<f32> {
+fn interleaved_to_planar(png: &PngImage) -> Vec<f32> {
     let pixels = png.width * png.height;
     (0..png.channels)
         .flat_map(|c| (0..pixels).map(move |p| png.samples[p * png.channels + c]))

@@ -280,8 +280,8 @@ impl DdpmScheduler {
     ///
     /// Errors: [`DiffusionError::TimestepOutOfRange`], [`DiffusionError::InvalidTimesteps`]
     /// (`t` not an inference timestep), [`DiffusionError::ModelOutputShape`],
-    /// [`DiffusionError::NonFiniteModelOutput`] (when `check_finite`) and
-    /// [`DiffusionError::NoSignalLeft`].
+    /// [`DiffusionError::NonFiniteModelOutput`] (when `check_finite`: the prediction and,
+    /// for learned variance types, the variance half) and [`DiffusionError::NoSignalLeft`].
     pub fn posterior<const D: usize>(
         &self,
         model_output: Tensor<D>,
@@ -291,6 +291,9 @@ impl DdpmScheduler {
         let (model_output, predicted_variance) = self.split_output(model_output, &sample)?;
         if self.config.check_finite {
             ensure_finite_output(&model_output, t)?;
+            if let Some(variance) = &predicted_variance {
+                ensure_finite_output(variance, t)?;
+            }
         }
         let c = self.posterior_coefficients(t)?;
         let x0 =

@@ -150,16 +150,48 @@ impl NoisyClassifier {
 
     /// `log p_φ(y_n | x_n, t_n)` for each item, `[N]`, from the log-softmax of the logits;
     /// `labels` `[N]` in `0..K`.
+    ///
+    /// Fails with [`CoreError::ShapeMismatch`] unless `labels` is `[N]` and with
+    /// `InvalidConfig` naming `labels` for a label outside `0..K` (read back once), besides
+    /// the input checks of [`Self::forward`].
     pub fn log_prob<const D: usize>(
         &self,
         x: Tensor<D>,
         t: Tensor<1>,
         labels: Tensor<1, Int>,
     ) -> Result<Tensor<1>> {
+        self.check_labels(&labels, x.dims()[0])?;
+        self.log_prob_of_checked_labels(x, t, labels)
+    }
+
+    /// [`Self::log_prob`] for labels already checked by [`Self::check_labels`].
+    fn log_prob_of_checked_labels<const D: usize>(
+        &self,
+        x: Tensor<D>,
+        t: Tensor<1>,
+        labels: Tensor<1, Int>,
+    ) -> Result<Tensor<1>> {
         let batch = x.dims()[0];
-        medgen_core::check::ensure_shape(&labels.dims(), &[batch], "class labels")?;
         let log_probs = log_softmax(self.forward(x, t)?, 1);
         Ok(log_probs.gather(1, labels.reshape([batch, 1])).reshape([batch]))
+    }
+
+    /// Checks that `labels` holds one class per item, each in `0..K` (reads the smallest and
+    /// largest label back to the host once).
+    fn check_labels(&self, labels: &Tensor<1, Int>, batch: usize) -> Result<()> {
+        medgen_core::check::ensure_shape(&labels.dims(), &[batch], "class labels")?;
+        if batch == 0 {
+            return Ok(());
+        }
+        let (min, max) =
+            (labels.clone().min().into_scalar::<i64>(), labels.clone().max().into_scalar::<i64>());
+        if min < 0 || max >= self.num_classes as i64 {
+            return Err(DiffusionError::config(
+                "labels",
+                format!("must lie in 0..{}, got [{min}, {max}]", self.num_classes),
+            ));
+        }
+        Ok(())
     }
 
     /// The classifier-guidance gradient `∇_x Σ_n log p_φ(y_n | x_n, t_n)`, which for
@@ -204,22 +236,14 @@ impl NoisyClassifier {
     ) -> Result<Tensor<1>> {
         let batch = x0.dims()[0];
         medgen_core::check::ensure_non_empty(&x0.dims(), "x0")?;
-        medgen_core::check::ensure_shape(&labels.dims(), &[batch], "class labels")?;
-        let (min, max) =
-            (labels.clone().min().into_scalar::<i64>(), labels.clone().max().into_scalar::<i64>());
-        if min < 0 || max >= self.num_classes as i64 {
-            return Err(DiffusionError::config(
-                "labels",
-                format!("must lie in 0..{}, got [{min}, {max}]", self.num_classes),
-            ));
-        }
+        self.check_labels(&labels, batch)?;
         let total = schedule.num_train_timesteps();
         let timesteps: Vec<usize> = (0..batch).map(|_| rng.random_range(0..total)).collect();
         let noise = gaussian_like(&x0, rng)?;
         let x_t = schedule.add_noise(x0, noise, &timesteps)?;
         let times: Vec<f32> = timesteps.iter().map(|&t| t as f32).collect();
         let t = Tensor::<1>::from_data(TensorData::new(times, [batch]), &x_t.device());
-        Ok(self.log_prob(x_t, t, labels)?.mean().neg())
+        Ok(self.log_prob_of_checked_labels(x_t, t, labels)?.mean().neg())
     }
 
     fn check_input<const D: usize>(&self, x: &Tensor<D>, t: &Tensor<1>) -> Result<()> {

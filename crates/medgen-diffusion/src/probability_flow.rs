@@ -35,6 +35,7 @@ use crate::guided_network::GuidedNetwork;
 use crate::prediction::PredictionType;
 use crate::sampling::SamplingOutput;
 use crate::schedule::NoiseSchedule;
+use crate::scheduler::ensure_finite_output;
 use crate::sigmas::LogSigmaTable;
 
 /// The settings of [`ProbabilityFlow`] sampling.
@@ -184,9 +185,10 @@ impl ProbabilityFlow {
     /// stays on the device except the solver's finiteness checks (and Dopri5's error norm, one
     /// scalar per step).
     ///
-    /// Errors: the solver's (`NonFinite`, `OdeMaxSteps`, shape errors), the network's, a shape
-    /// error for a condition of another batch size, and the guidance errors of
-    /// [`GuidanceConfig::validate`].
+    /// Errors: the solver's (`NonFinite`, `OdeMaxSteps`, shape errors), the network's,
+    /// [`DiffusionError::NonFiniteModelOutput`] for a NaN or infinite final evaluation (with
+    /// `denoise_final`), a shape error for a condition of another batch size, and the
+    /// guidance errors of [`GuidanceConfig::validate`].
     pub fn sample<const D: usize, N>(
         &self,
         network: &N,
@@ -211,6 +213,7 @@ impl ProbabilityFlow {
         }
         let (alpha, time) = self.level(u_end);
         let output = guided.evaluate(x.clone(), time)?;
+        ensure_finite_output(&output, time.round() as usize)?;
         evaluations += 1;
         debug_assert_eq!(evaluations, guided.evaluations());
         let x0 = self.config.prediction_type.x0(output, x, alpha, time.round() as usize)?;

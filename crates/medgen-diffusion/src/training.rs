@@ -139,7 +139,9 @@ impl DenoisingLoss {
     /// clean samples `x₀` and noise `ε` (all `[N, C, ...]`, any rank) and one timestep per
     /// item; returns a `[1]` tensor on `y`'s device (differentiable through `y`).
     ///
-    /// Errors: shape mismatches, a wrong number of timesteps, timesteps out of range.
+    /// Errors: [`DiffusionError::ModelOutputShape`] for an output not shaped like `x₀`,
+    /// [`CoreError::ShapeMismatch`] naming `noise` or `timesteps` (one per item), and
+    /// timesteps out of range.
     pub fn loss<const D: usize>(
         &self,
         model_output: Tensor<D>,
@@ -149,6 +151,8 @@ impl DenoisingLoss {
     ) -> Result<Tensor<1>> {
         ensure_same_shape(&model_output, &x0)?;
         let batch = x0.dims()[0];
+        medgen_core::check::ensure_shape(&noise.dims(), &x0.dims(), "noise")?;
+        medgen_core::check::ensure_shape(&[timesteps.len()], &[batch], "timesteps")?;
         let weights = timesteps
             .iter()
             .map(|&t| self.weight(t).map(|w| w as f32))

@@ -139,6 +139,7 @@ where
 {
     let dims = x0.dims();
     medgen_core::check::ensure_non_empty(&dims, "x0")?;
+    medgen_core::check::ensure_finite(&x0, "x0")?;
     medgen_core::check::ensure_non_empty(&[timesteps.len()], "timesteps")?;
     // A scheduler over all training timesteps: its posterior is the one-step posterior.
     let one_step = scheduler.config().init()?;

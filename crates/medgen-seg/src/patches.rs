@@ -24,8 +24,11 @@ pub enum PatchBlend {
 }
 
 impl PatchBlend {
-    /// `w(i)` for a side of `p` voxels.
+    /// `w(i)` for a side of `p` voxels; `0` outside the patch (`i ≥ p`).
     pub fn weight(self, i: usize, p: usize) -> f64 {
+        if i >= p {
+            return 0.0;
+        }
         match self {
             Self::Constant => 1.0,
             Self::Linear => (i + 1).min(p - i) as f64,
@@ -294,6 +297,11 @@ impl PatchStitcher {
     }
 
     /// Adds the outputs `patches` (`[N, C, *patch]`) of the patch at `origin`.
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] naming the patch output or origin when it does not fit
+    /// the stitcher, [`CoreError::NonFinite`] naming the patch output when it holds NaN or
+    /// ±Inf (nothing is added then).
     pub fn add<const D: usize>(&mut self, origin: &[usize], patches: Tensor<D>) -> Result<()> {
         let mut expected = self.dims.clone();
         expected[2..].copy_from_slice(&self.patch);
@@ -311,6 +319,7 @@ impl PatchStitcher {
             );
         }
         let values = medgen_core::read_values::<f32, D, _>(patches, "patch output")?;
+        medgen_core::check::ensure_finite_values(&values, "patch output")?;
         let spatial: usize = volume.iter().product();
         let patch_len = self.weights.len();
         let mut targets = Vec::with_capacity(patch_len);
@@ -365,6 +374,10 @@ impl PatchStitcher {
 /// [positional channels](positional_channels) appended (`[N, C + S, *patch]`) goes through
 /// `model`, which returns `[N, C_out, *patch]`; the outputs are blended by a
 /// [`PatchStitcher`] into `[N, C_out, *spatial]`.
+///
+/// # Errors
+/// An empty volume, an invalid patch layout, `model`'s errors, and a model output of the
+/// wrong shape or holding NaN/±Inf ([`PatchStitcher::add`]).
 pub fn predict_by_patches<const D: usize, F>(
     volume: Tensor<D>,
     config: &PatchConfig,

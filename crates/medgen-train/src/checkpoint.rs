@@ -44,10 +44,13 @@ use super::config_diff::config_differences;
 use medgen_core::error::{CoreError, Result};
 use medgen_core::rng::{RngState, SeededRng};
 
+use crate::record_check::{check_module_record, check_optimizer_record};
+
 const CONFIG_SECTION: &str = "config";
 const METADATA_SECTION: &str = "metadata";
 const MODULE_PREFIX: &str = "module/";
 const OPTIMIZER_PREFIX: &str = "optimizer/";
+
 /// How many differing keys a mismatch message lists.
 const MAX_LISTED_DIFFERENCES: usize = 8;
 
@@ -152,7 +155,14 @@ impl Checkpoint {
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|err| CoreError::io(path, err))?;
-        let (meta, sections) = checkpoint_container::decode(&bytes, path)?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Reads and verifies a checkpoint held in memory; `path` names it in errors.
+    ///
+    /// Fails with [`CoreError::Format`] as [`Checkpoint::read`] does.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let (meta, sections) = checkpoint_container::decode(bytes, path)?;
         let corrupt = |reason: String| CoreError::format("checkpoint", path, reason);
         let step = meta["step"]
             .as_u64()
@@ -239,8 +249,11 @@ impl Checkpoint {
             .modules
             .get(name)
             .ok_or_else(|| self.missing("module", name, self.modules.keys()))?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.clone()))
+        let bytes = Bytes::from_bytes_vec(bytes.clone());
+        let record = ModuleRecord::from_bytes(bytes.clone())
             .map_err(|err| CoreError::format("checkpoint", &self.path, err))?;
+        check_module_record(&module, bytes)
+            .map_err(|reason| self.mismatch(format!("module `{name}`: {reason}")))?;
         module
             .try_load_record(record)
             .map_err(|err| self.mismatch(format!("module `{name}`: {err}")))
@@ -261,8 +274,11 @@ impl Checkpoint {
             .optimizers
             .get(name)
             .ok_or_else(|| self.missing("optimizer", name, self.optimizers.keys()))?;
+        let bytes = Bytes::from_bytes_vec(bytes.clone());
+        check_optimizer_record(bytes.clone())
+            .map_err(|reason| self.mismatch(format!("optimizer `{name}`: {reason}")))?;
         optimizer
-            .from_bytes(Bytes::from_bytes_vec(bytes.clone()))
+            .from_bytes(bytes)
             .map_err(|err| self.mismatch(format!("optimizer `{name}`: {err}")))
     }
 

@@ -79,16 +79,27 @@ impl ConditionSpec {
 
 /// Appends features `[N, F]` to `x` `[N, C, *spatial]` as `F` constant channels (broadcast
 /// over the spatial axes): `[N, C + F, *spatial]`. Returns `x` unchanged for `None`.
-pub fn append_channels<const D: usize>(x: Tensor<D>, features: Option<&Tensor<2>>) -> Tensor<D> {
-    let Some(features) = features else { return x };
+///
+/// # Errors
+/// [`CoreError::ShapeMismatch`] naming `x` for a rank below 2 and `features` for another
+/// batch size than `x`'s.
+pub fn append_channels<const D: usize>(
+    x: Tensor<D>,
+    features: Option<&Tensor<2>>,
+) -> crate::Result<Tensor<D>> {
+    let Some(features) = features else { return Ok(x) };
     let dims = x.dims();
+    if D < 2 {
+        return Err(CoreError::shape("x", "[N, C, ...]", &dims).into());
+    }
+    check_batch(&features.dims(), dims[0], None, "features")?;
     let mut shape = [1; D];
     shape[0] = dims[0];
     shape[1] = features.dims()[1];
     let mut full = shape;
     full[2..].copy_from_slice(&dims[2..]);
     let planes = features.clone().reshape(shape).expand(full);
-    Tensor::cat(vec![x, planes], 1)
+    Ok(Tensor::cat(vec![x, planes], 1))
 }
 
 fn check_batch(
@@ -133,7 +144,7 @@ mod tests {
             f.clone().into_data().try_to_vec::<f32>().unwrap(),
             vec![0., 0., 1., 0.5, 1., 0., 0., -1.0]
         );
-        let x = append_channels(Tensor::<4>::zeros([2, 1, 2, 2], &device), Some(&f));
+        let x = append_channels(Tensor::<4>::zeros([2, 1, 2, 2], &device), Some(&f)).unwrap();
         assert_eq!(x.dims(), [2, 5, 2, 2]);
         let v = x.into_data().try_to_vec::<f32>().unwrap();
         // Item 1, channel 4 (the covariate) is -1 everywhere.

@@ -6,6 +6,8 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use medgen_nn::{SpatialConv, SpatialConvConfig, upsample_nearest2x};
 
+use medgen_core::CoreError;
+
 use crate::error::Result;
 
 /// `h ← SiLU(conv_i(up_i(h)))` for every layer but the last, which has no activation; `up_i`
@@ -38,12 +40,13 @@ impl ConvStack {
         out_channels: usize,
         device: &Device,
     ) -> Result<Self> {
-        let mut plan: Vec<LayerPlan> = vec![([in_channels, channels[0]], 1, false)];
+        let (first, last) = channel_ends(channels)?;
+        let mut plan: Vec<LayerPlan> = vec![([in_channels, first], 1, false)];
         for w in channels.windows(2) {
             plan.push(([w[0], w[1]], 2, false));
             plan.push(([w[1], w[1]], 1, false));
         }
-        plan.push(([channels[channels.len() - 1], out_channels], 1, false));
+        plan.push(([last, out_channels], 1, false));
         Self::build(spatial_dims, &plan, device)
     }
 
@@ -55,17 +58,24 @@ impl ConvStack {
         out_channels: usize,
         device: &Device,
     ) -> Result<Self> {
-        let last = channels[channels.len() - 1];
+        let (first, last) = channel_ends(channels)?;
         let mut plan: Vec<LayerPlan> = vec![([in_channels, last], 1, false)];
         for w in channels.windows(2).rev() {
             plan.push(([w[1], w[1]], 1, false));
             plan.push(([w[1], w[0]], 1, true));
         }
-        plan.push(([channels[0], out_channels], 1, false));
+        plan.push(([first, out_channels], 1, false));
         Self::build(spatial_dims, &plan, device)
     }
 
     fn build(spatial_dims: usize, plan: &[LayerPlan], device: &Device) -> Result<Self> {
+        if let Some(&([c_in, c_out], ..)) = plan.iter().find(|(c, ..)| c[0] == 0 || c[1] == 0) {
+            return Err(CoreError::config(
+                "channels",
+                format!("every layer needs at least one channel, got {c_in} → {c_out}"),
+            )
+            .into());
+        }
         let mut layers = Vec::with_capacity(plan.len());
         for &(channels, stride, _) in plan {
             layers.push(
@@ -90,5 +100,13 @@ impl ConvStack {
             }
         }
         h
+    }
+}
+
+/// The first and last widths of a non-empty channel list.
+fn channel_ends(channels: &[usize]) -> Result<(usize, usize)> {
+    match (channels.first(), channels.last()) {
+        (Some(&first), Some(&last)) => Ok((first, last)),
+        _ => Err(CoreError::config("channels", "needs at least one level").into()),
     }
 }

@@ -26,12 +26,25 @@ impl<const D: usize> DiagonalGaussian<D> {
 
     /// Splits `h` `[N, 2C, ...]` on channels into `μ` (first `C`) and `log σ²` (last `C`),
     /// the log-variance clamped to `[−30, 20]` (as AutoencoderKL) so that `exp` stays finite.
-    pub fn from_channels(h: Tensor<D>) -> Self {
-        let [mean, log_var] = h
-            .chunk(2, 1)
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("an even channel count splits in two"));
-        Self::new(mean, log_var.clamp(-30.0, 20.0))
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`](medgen_core::CoreError::ShapeMismatch) naming `h` unless
+    /// it has a channel axis with an even, non-zero number of channels.
+    pub fn from_channels(h: Tensor<D>) -> Result<Self> {
+        let dims = h.dims();
+        let channels = if D >= 2 { dims[1] } else { 0 };
+        if channels == 0 || channels % 2 != 0 {
+            return Err(medgen_core::CoreError::shape(
+                "h",
+                "[N, 2C, ...] with an even channel count 2C ≥ 2",
+                &dims,
+            )
+            .into());
+        }
+        let half = channels / 2;
+        let mean = h.clone().narrow(1, 0, half);
+        let log_var = h.narrow(1, half, half);
+        Ok(Self::new(mean, log_var.clamp(-30.0, 20.0)))
     }
 
     /// The standard deviation `σ = exp(½ log σ²)`.

@@ -61,8 +61,17 @@ impl Likelihood {
     }
 
     /// `log p(x | z)` per item, `[N]`, from the decoder output `h` and the data `x`.
-    pub fn log_prob<const D: usize>(&self, h: Tensor<D>, x: Tensor<D>) -> Tensor<1> {
-        match *self {
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] naming `h` unless it is shaped like `x` (with twice the
+    /// channels for [`Likelihood::GaussianLearnedVariance`]).
+    pub fn log_prob<const D: usize>(&self, h: Tensor<D>, x: Tensor<D>) -> crate::Result<Tensor<1>> {
+        let mut expected = x.dims();
+        if D >= 2 {
+            expected[1] = self.decoder_channels(expected[1]);
+        }
+        medgen_core::check::ensure_shape(&h.dims(), &expected, "h")?;
+        Ok(match *self {
             Self::Gaussian { std } => {
                 let normaliser = (2.0 * PI * std * std).ln();
                 sum_per_item(
@@ -70,7 +79,7 @@ impl Likelihood {
                 )
             }
             Self::GaussianLearnedVariance { min_log_var } => {
-                let q = DiagonalGaussian::from_channels(h);
+                let q = DiagonalGaussian::from_channels(h)?;
                 let q = DiagonalGaussian::new(q.mean, q.log_var.clamp_min(min_log_var));
                 q.log_prob(x)
             }
@@ -78,16 +87,19 @@ impl Likelihood {
                 sum_per_item(x.sub(h).abs().div_scalar(scale).add_scalar((2.0 * scale).ln()).neg())
             }
             Self::Bernoulli => sum_per_item(x.mul(h.clone()).sub(softplus(h, 1.0))),
-        }
+        })
     }
 
     /// The mean `E[x | z]` from the decoder output: `h`, `μ`, or `sigmoid(h)`.
-    pub fn mean<const D: usize>(&self, h: Tensor<D>) -> Tensor<D> {
-        match self {
-            Self::GaussianLearnedVariance { .. } => DiagonalGaussian::from_channels(h).mean,
+    ///
+    /// # Errors
+    /// As [`DiagonalGaussian::from_channels`] for [`Likelihood::GaussianLearnedVariance`].
+    pub fn mean<const D: usize>(&self, h: Tensor<D>) -> crate::Result<Tensor<D>> {
+        Ok(match self {
+            Self::GaussianLearnedVariance { .. } => DiagonalGaussian::from_channels(h)?.mean,
             Self::Bernoulli => sigmoid(h),
             _ => h,
-        }
+        })
     }
 }
 
@@ -106,19 +118,19 @@ mod tests {
         let device = test_device();
         let h = Tensor::<2>::from_floats([[0.5, -1.0]], &device);
         let x = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
-        let g = Likelihood::Gaussian { std: 0.5 }.log_prob(h.clone(), x.clone());
+        let g = Likelihood::Gaussian { std: 0.5 }.log_prob(h.clone(), x.clone()).unwrap();
         let expected = -0.5 * ((0.25 + 1.0) / 0.25 + 2.0 * (2.0 * PI * 0.25).ln());
         assert!((value(g) - expected).abs() < 1e-5);
-        let l = Likelihood::Laplace { scale: 2.0 }.log_prob(h.clone(), x.clone());
+        let l = Likelihood::Laplace { scale: 2.0 }.log_prob(h.clone(), x.clone()).unwrap();
         let expected = -((0.5 + 1.0) / 2.0 + 2.0 * 4f64.ln());
         assert!((value(l) - expected).abs() < 1e-5);
-        let b = Likelihood::Bernoulli.log_prob(h, x);
+        let b = Likelihood::Bernoulli.log_prob(h, x).unwrap();
         let expected = (1.0 / (1.0 + (-0.5f64).exp())).ln() + (1.0 - 1.0 / (1.0 + 1f64.exp())).ln();
         assert!((value(b) - expected).abs() < 1e-5);
         // Learned variance: h = [μ, log σ²] with μ = 0, σ² = e.
         let h = Tensor::<2>::from_floats([[0.0, 1.0]], &device);
         let x = Tensor::<2>::from_floats([[1.0]], &device);
-        let lv = Likelihood::GaussianLearnedVariance { min_log_var: -10.0 }.log_prob(h, x);
+        let lv = Likelihood::GaussianLearnedVariance { min_log_var: -10.0 }.log_prob(h, x).unwrap();
         let expected = -0.5 * (1.0 / 1f64.exp() + 1.0 + (2.0 * PI).ln());
         assert!((value(lv) - expected).abs() < 1e-5);
         assert!(Likelihood::Laplace { scale: 0.0 }.validate().is_err());

@@ -76,7 +76,7 @@ impl PatchAdversarial {
         rng: &mut SeededRng,
     ) -> crate::Result<(Tensor<D>, Tensor<1>)> {
         let pass = vae.pass(x, condition, rng)?;
-        let x_hat = vae.likelihood.mean(pass.decoder_output);
+        let x_hat = vae.likelihood.mean(pass.decoder_output)?;
         Ok((x_hat, pass.posterior.kl_standard_normal().mean()))
     }
 

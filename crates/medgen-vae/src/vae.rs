@@ -131,15 +131,15 @@ impl Vae {
     ) -> crate::Result<DiagonalGaussian<D>> {
         self.backbone.check_data(&x)?;
         let features = self.features(condition, x.dims()[0])?;
-        Ok(self.posterior_with(x, features.as_ref()))
+        self.posterior_with(x, features.as_ref())
     }
 
     fn posterior_with<const D: usize>(
         &self,
         x: Tensor<D>,
         features: Option<&Tensor<2>>,
-    ) -> DiagonalGaussian<D> {
-        DiagonalGaussian::from_channels(self.encoder.forward(append_channels(x, features)))
+    ) -> crate::Result<DiagonalGaussian<D>> {
+        DiagonalGaussian::from_channels(self.encoder.forward(append_channels(x, features)?))
     }
 
     /// The decoder output `h = D(z, c)` (the likelihood's parameters).
@@ -150,7 +150,7 @@ impl Vae {
     ) -> crate::Result<Tensor<D>> {
         self.backbone.check_latent(&z)?;
         let features = self.features(condition, z.dims()[0])?;
-        Ok(self.decoder.forward(append_channels(z, features.as_ref())))
+        Ok(self.decoder.forward(append_channels(z, features.as_ref())?))
     }
 
     /// The decoded mean `E[x | z, c]`, data-shaped.
@@ -159,7 +159,7 @@ impl Vae {
         z: Tensor<D>,
         condition: &Condition<D>,
     ) -> crate::Result<Tensor<D>> {
-        Ok(self.likelihood.mean(self.decoder_output(z, condition)?))
+        self.likelihood.mean(self.decoder_output(z, condition)?)
     }
 
     /// One reparameterised pass: `z ~ q(z | x, c)` drawn from `rng`, then `log p(x | z, c)`.
@@ -172,10 +172,10 @@ impl Vae {
     ) -> crate::Result<VaePass<D>> {
         self.backbone.check_data(&x)?;
         let features = self.features(condition, x.dims()[0])?;
-        let posterior = self.posterior_with(x.clone(), features.as_ref());
+        let posterior = self.posterior_with(x.clone(), features.as_ref())?;
         let z = posterior.sample(rng)?;
-        let decoder_output = self.decoder.forward(append_channels(z.clone(), features.as_ref()));
-        let log_likelihood = self.likelihood.log_prob(decoder_output.clone(), x);
+        let decoder_output = self.decoder.forward(append_channels(z.clone(), features.as_ref())?);
+        let log_likelihood = self.likelihood.log_prob(decoder_output.clone(), x)?;
         Ok(VaePass { posterior, z, decoder_output, log_likelihood })
     }
 
@@ -218,14 +218,14 @@ impl Vae {
         ensure_finite(&x, "VAE input")?;
         let n = x.dims()[0];
         let features = self.features(condition, n)?;
-        let posterior = self.posterior_with(x.clone(), features.as_ref());
+        let posterior = self.posterior_with(x.clone(), features.as_ref())?;
         let mut weights = Vec::with_capacity(k);
         for _ in 0..k {
             let z = posterior.sample(rng)?;
-            let h = self.decoder.forward(append_channels(z.clone(), features.as_ref()));
+            let h = self.decoder.forward(append_channels(z.clone(), features.as_ref())?);
             let log_w = self
                 .likelihood
-                .log_prob(h, x.clone())
+                .log_prob(h, x.clone())?
                 .add(standard_normal_log_prob(z.clone()))
                 .sub(posterior.log_prob(z));
             weights.push(log_w.reshape([n, 1]));

@@ -19,6 +19,10 @@ const LATTICE_PERIOD: f64 = 256.0;
 /// pixel for any sensible frequency).
 pub const MAX_OCTAVES: usize = 32;
 
+/// The largest lattice coordinate an octave may reach: beyond `2^52` an `f64` no longer
+/// resolves a lattice cell (and soon the integer lattice index no longer fits an `i64`).
+const MAX_COORDINATE: f64 = 4_503_599_627_370_496.0;
+
 /// Below this many noise points per thread, filling a field is not split across threads.
 const POINTS_PER_THREAD: usize = 1 << 14;
 
@@ -51,7 +55,8 @@ pub struct SimplexNoiseConfig {
 }
 
 impl SimplexNoiseConfig {
-    /// Checks every setting's range.
+    /// Checks every setting's range, and that `256 / frequency` and the finest octave's
+    /// lattice coordinates stay finite and below `2^52`.
     pub fn validate(&self) -> Result<()> {
         if !(self.frequency.is_finite() && self.frequency > 0.0) {
             return Err(CoreError::config(
@@ -77,7 +82,53 @@ impl SimplexNoiseConfig {
                 format!("must be finite and at least 1, got {}", self.lacunarity),
             ));
         }
+        // Field offsets are drawn from [0, 256 / frequency) pixels.
+        if !(LATTICE_PERIOD / self.frequency).is_finite() {
+            return Err(CoreError::config(
+                "frequency",
+                format!(
+                    "{} is too small: the lattice period 256 / frequency overflows",
+                    self.frequency
+                ),
+            ));
+        }
+        let spread = self.octave_spread();
+        let reach = spread * LATTICE_PERIOD;
+        if reach.is_nan() || reach > MAX_COORDINATE {
+            return Err(CoreError::config(
+                "lacunarity",
+                format!(
+                    "lacunarity^(octaves - 1) = {spread:e} puts the finest octave beyond lattice \
+                     coordinate 2^52"
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// `lacunarity^(octaves − 1)`, the frequency ratio of the finest to the first octave.
+    fn octave_spread(&self) -> f64 {
+        self.lacunarity.powi(i32::try_from(self.octaves).unwrap_or(i32::MAX) - 1)
+    }
+
+    /// Checks that the finest octave of a field `side` pixels across stays below lattice
+    /// coordinate `2^52`: pixel `x` plus an offset below `256 / frequency` reaches
+    /// `side · frequency · spread + 256 · spread`.
+    fn check_extent(&self, side: usize) -> Result<()> {
+        let spread = self.octave_spread();
+        let reach = side as f64 * self.frequency * spread + LATTICE_PERIOD * spread;
+        if reach <= MAX_COORDINATE {
+            Ok(())
+        } else {
+            Err(CoreError::config(
+                "frequency",
+                format!(
+                    "{} with {} octaves reaches lattice coordinate {reach:e} on a side of {side} \
+                     pixels, beyond 2^52",
+                    self.frequency, self.octaves
+                ),
+            ))
+        }
     }
 
     /// The fractal sum `n(p)` for a layer `noise(s)` that evaluates the simplex noise at the
@@ -137,6 +188,7 @@ pub fn simplex_noise<const D: usize>(
     }
     let mut values = noise_buffer(&shape, "simplex noise shape")?;
     let spatial = &shape[2..];
+    config.check_extent(spatial.iter().copied().max().unwrap_or(1))?;
     let field_len: usize = spatial.iter().product();
     let width = spatial[spatial.len() - 1];
     let height = spatial[spatial.len() - 2];

@@ -83,21 +83,22 @@ impl FixedStepMethod {
         E: From<CoreError>,
         F: OdeFunction<D, E>,
     {
-        grid.validate()?;
-        check_initial_state(&x0, grid.start())?;
+        let times = grid.times()?;
+        let (start, end) = (times[0], times[times.len() - 1]);
+        check_initial_state(&x0, start)?;
         let tableau = self.tableau();
         let mut f = CountedFunction::new(&mut f, x0.dims());
-        let mut trajectory = keep_trajectory.then(|| Vec::with_capacity(grid.steps() + 1));
-        record(&mut trajectory, grid.start(), &x0);
+        let mut trajectory = keep_trajectory.then(|| Vec::with_capacity(times.len()));
+        record(&mut trajectory, start, &x0);
         let mut x = x0;
-        for i in 0..grid.steps() {
-            let (t, t_next) = (grid.time(i), grid.time(i + 1));
+        for interval in times.windows(2) {
+            let (t, t_next) = (interval[0], interval[1]);
             x = runge_kutta_step(tableau, &mut f, t, &x, t_next - t, None)?.state;
             record(&mut trajectory, t_next, &x);
         }
         OdeSolution {
             state: x,
-            t: grid.end(),
+            t: end,
             nfe: f.evaluations(),
             accepted_steps: grid.steps(),
             rejected_steps: 0,

@@ -83,28 +83,42 @@ impl TimeGrid {
         }
     }
 
-    /// The time `t_i`, `0 <= i <= n` (the last index gives the final time exactly).
-    ///
-    /// # Panics
-    /// Panics if `i` is larger than [`TimeGrid::steps`] (a programming error, not user input).
-    pub fn time(&self, i: usize) -> f64 {
+    /// The time `t_i`, `0 <= i <= n` (the last index gives the final time exactly), or `None`
+    /// beyond the grid.
+    pub fn time(&self, i: usize) -> Option<f64> {
         match self {
-            Self::Uniform { t0, t1, steps } => {
-                assert!(i <= *steps, "grid index {i} beyond {steps} steps");
-                if i == *steps { *t1 } else { t0 + (t1 - t0) * (i as f64 / *steps as f64) }
-            }
-            Self::Explicit(times) => times[i],
+            Self::Uniform { t0, t1, steps } => match i.cmp(steps) {
+                std::cmp::Ordering::Greater => None,
+                std::cmp::Ordering::Equal => Some(*t1),
+                std::cmp::Ordering::Less => Some(t0 + (t1 - t0) * (i as f64 / *steps as f64)),
+            },
+            Self::Explicit(times) => times.get(i).copied(),
         }
     }
 
+    /// Every time `t_0, …, t_n` of a validated grid.
+    ///
+    /// # Errors
+    /// Those of [`TimeGrid::validate`].
+    pub fn times(&self) -> Result<Vec<f64>> {
+        self.validate()?;
+        Ok((0..=self.steps()).filter_map(|i| self.time(i)).collect())
+    }
+
     /// The initial time `t_0`.
-    pub fn start(&self) -> f64 {
-        self.time(0)
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] naming `times` for an explicit grid without times.
+    pub fn start(&self) -> Result<f64> {
+        self.time(0).ok_or_else(|| CoreError::config("times", "the grid has no times"))
     }
 
     /// The final time `t_n`.
-    pub fn end(&self) -> f64 {
-        self.time(self.steps())
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] naming `times` for an explicit grid without times.
+    pub fn end(&self) -> Result<f64> {
+        self.time(self.steps()).ok_or_else(|| CoreError::config("times", "the grid has no times"))
     }
 }
 
@@ -134,10 +148,15 @@ mod tests {
     fn uniform_grid_hits_both_ends_exactly() {
         let grid = TimeGrid::uniform(1.0, 0.1, 3).unwrap();
         assert_eq!(grid.steps(), 3);
-        assert_eq!(grid.start(), 1.0);
-        assert_eq!(grid.end(), 0.1);
-        assert!((grid.time(1) - 0.7).abs() < 1e-15);
-        assert!((grid.time(2) - 0.4).abs() < 1e-15);
+        assert_eq!(grid.start().unwrap(), 1.0);
+        assert_eq!(grid.end().unwrap(), 0.1);
+        assert!((grid.time(1).unwrap() - 0.7).abs() < 1e-15);
+        assert!((grid.time(2).unwrap() - 0.4).abs() < 1e-15);
+        assert_eq!(grid.time(4), None);
+        assert_eq!(grid.times().unwrap().len(), 4);
+        let empty = TimeGrid::Explicit(Vec::new());
+        assert!(empty.start().is_err() && empty.end().is_err() && empty.times().is_err());
+        assert_eq!(empty.time(0), None);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn linear_sum_assignment(cost: &CostMatrix) -> Result<Vec<usize>> {
                 if done[j] {
                     continue;
                 }
-                let reduced = cost.get(current_row - 1, j - 1) - u[current_row] - v[j];
+                let reduced = cost.at(current_row - 1, j - 1) - u[current_row] - v[j];
                 if reduced < distance[j] {
                     distance[j] = reduced;
                     previous[j] = column;
@@ -85,8 +85,28 @@ pub fn linear_sum_assignment(cost: &CostMatrix) -> Result<Vec<usize>> {
 }
 
 /// The total cost `Σᵢ C_{i, assignment[i]}` of an assignment.
-pub fn assignment_cost(cost: &CostMatrix, assignment: &[usize]) -> f64 {
-    assignment.iter().enumerate().map(|(i, &j)| cost.get(i, j)).sum()
+///
+/// # Errors
+/// [`CoreError::InvalidConfig`] naming `assignment` when it has more entries than `cost` has
+/// rows or names a column outside `cost`.
+pub fn assignment_cost(cost: &CostMatrix, assignment: &[usize]) -> Result<f64> {
+    assignment
+        .iter()
+        .enumerate()
+        .map(|(i, &j)| {
+            cost.get(i, j).ok_or_else(|| {
+                CoreError::config(
+                    "assignment",
+                    format!(
+                        "entry {i} → column {j} lies outside the {}×{} cost matrix",
+                        cost.rows(),
+                        cost.cols()
+                    ),
+                )
+                .into()
+            })
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -105,7 +125,7 @@ mod tests {
             for j in 0..cost.cols() {
                 if !used[j] {
                     used[j] = true;
-                    search(cost, row + 1, used, acc + cost.get(row, j), best);
+                    search(cost, row + 1, used, acc + cost.at(row, j), best);
                     used[j] = false;
                 }
             }
@@ -130,7 +150,7 @@ mod tests {
                 let mut sorted = assignment.clone();
                 sorted.sort_unstable();
                 assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "not a permutation");
-                let got = assignment_cost(&cost, &assignment);
+                let got = assignment_cost(&cost, &assignment).unwrap();
                 let expected = brute_force_minimum(&cost);
                 assert!((got - expected).abs() < 1e-9, "n={n}: {got} vs {expected}");
             }
@@ -142,13 +162,13 @@ mod tests {
         for seed in 0..5 {
             let cost = random_cost(3, 5, seed);
             let assignment = linear_sum_assignment(&cost).unwrap();
-            let got = assignment_cost(&cost, &assignment);
+            let got = assignment_cost(&cost, &assignment).unwrap();
             assert!((got - brute_force_minimum(&cost)).abs() < 1e-9);
         }
         // All costs equal: any permutation is optimal.
         let flat = CostMatrix::new(4, 4, vec![1.0; 16]).unwrap();
         let assignment = linear_sum_assignment(&flat).unwrap();
-        assert_eq!(assignment_cost(&flat, &assignment), 4.0);
+        assert_eq!(assignment_cost(&flat, &assignment).unwrap(), 4.0);
         let tall = random_cost(3, 2, 0);
         assert!(linear_sum_assignment(&tall).is_err());
     }

@@ -83,9 +83,14 @@ impl CostMatrix {
         self.cols
     }
 
-    /// `C_ij`.
-    pub fn get(&self, i: usize, j: usize) -> f64 {
+    /// `C_ij` for in-range indices (the crate's loops run over `0..rows × 0..cols`).
+    pub(crate) fn at(&self, i: usize, j: usize) -> f64 {
         self.values[i * self.cols + j]
+    }
+
+    /// `C_ij`, or `None` outside the `rows × cols` matrix.
+    pub fn get(&self, i: usize, j: usize) -> Option<f64> {
+        (i < self.rows && j < self.cols).then(|| self.values[i * self.cols + j])
     }
 
     /// The row-major entries.

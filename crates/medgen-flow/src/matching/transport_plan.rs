@@ -69,9 +69,9 @@ impl TransportPlan {
         self.cols
     }
 
-    /// `π_ij`.
-    pub fn get(&self, i: usize, j: usize) -> f64 {
-        self.weights[i * self.cols + j]
+    /// `π_ij`, or `None` outside the `rows × cols` plan.
+    pub fn get(&self, i: usize, j: usize) -> Option<f64> {
+        (i < self.rows && j < self.cols).then(|| self.weights[i * self.cols + j])
     }
 
     /// The row-major entries.
@@ -164,7 +164,9 @@ mod tests {
         let plan = TransportPlan::from_assignment(3, &[2, 0, 1]).unwrap();
         assert_eq!(plan.row_marginals(), vec![1.0 / 3.0; 3]);
         assert_eq!(plan.col_marginals(), vec![1.0 / 3.0; 3]);
-        assert_eq!(plan.get(0, 2), 1.0 / 3.0);
+        assert_eq!(plan.get(0, 2), Some(1.0 / 3.0));
+        assert_eq!(plan.get(0, 3), None);
+        assert_eq!(plan.get(3, 0), None);
         assert!(TransportPlan::from_assignment(2, &[2]).is_err());
         assert!(TransportPlan::new(1, 2, vec![0.5, -0.1]).is_err());
         assert!(TransportPlan::new(1, 2, vec![0.0, 0.0]).is_err());

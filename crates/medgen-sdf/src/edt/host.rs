@@ -40,7 +40,8 @@ pub struct EdtResult {
 /// # Errors
 /// [`CoreError::ShapeMismatch`] if `shape` has no axis or its product is not `mask.len()`,
 /// [`CoreError::Empty`] if an axis has length 0, and [`CoreError::InvalidConfig`] for a
-/// sampling with the wrong number of values or a value that is not finite and `> 0`, or for
+/// sampling with the wrong number of values, a value that is not finite and `> 0` or
+/// spacings whose squared distances underflow or overflow over `shape`, or for
 /// `threads = Some(0)` (all wrapped in [`SdfError::Core`](crate::SdfError::Core)).
 ///
 /// # Example
@@ -83,7 +84,21 @@ pub(crate) fn validate(
         )
         .into());
     }
-    resolve_sampling(options.sampling.as_deref(), shape.len())
+    let sampling = resolve_sampling(options.sampling.as_deref(), shape.len())?;
+    // The passes work on squared distances s_a² Δ_a²: the squared diagonal of the array must
+    // be finite, and one step along any axis must not square to zero (or a subnormal).
+    let diagonal: f64 = shape.iter().zip(&sampling).map(|(&n, &s)| (s * n as f64).powi(2)).sum();
+    if !diagonal.is_finite() || sampling.iter().any(|s| !(s * s).is_normal()) {
+        return Err(CoreError::config(
+            "sampling",
+            format!(
+                "spacings {sampling:?} square to zero or overflow over shape {shape:?} \
+                 (the transform works on squared distances)"
+            ),
+        )
+        .into());
+    }
+    Ok(sampling)
 }
 
 /// Unravels flat nearest indices into scipy's `[ndim, *shape]` coordinate layout.

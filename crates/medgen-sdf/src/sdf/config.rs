@@ -24,7 +24,7 @@ pub enum Truncation {
     /// No clipping (an empty or full mask then gives `±∞`, see [`SdfConfig`]).
     None,
     /// `τ` in pixels (voxels) of the finest axis: `τ_phys = τ · min_a s_a`; with unit spacing,
-    /// simply `τ` pixels. Must be finite and `> 0`.
+    /// simply `τ` pixels. `τ` and `τ_phys` must be finite and `> 0`.
     Pixels(f64),
     /// `τ` in the units of [`SdfConfig::sampling`] (e.g. millimetres). Must be finite and
     /// `> 0`.
@@ -90,7 +90,21 @@ impl SdfConfig {
         let finest = sampling.iter().copied().fold(f64::INFINITY, f64::min);
         let tau = match self.truncation {
             Truncation::None => None,
-            Truncation::Pixels(tau) => Some(checked_tau(tau)? * finest),
+            Truncation::Pixels(tau) => {
+                // τ pixels of the finest axis: the product may overflow or underflow even
+                // when both factors are fine, and a normalised map divides by it.
+                let physical = checked_tau(tau)? * finest;
+                if !(physical.is_finite() && physical > 0.0) {
+                    return Err(CoreError::config(
+                        "truncation",
+                        format!(
+                            "τ = {tau} pixels of spacing {finest} is {physical}, not finite and > 0"
+                        ),
+                    )
+                    .into());
+                }
+                Some(physical)
+            }
             Truncation::Physical(tau) => Some(checked_tau(tau)?),
         };
         if self.normalize && tau.is_none() {

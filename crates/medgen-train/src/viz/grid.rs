@@ -199,7 +199,9 @@ impl GridBuilder {
 
     /// Draws the grid.
     ///
-    /// Fails with [`CoreError::Empty`] if nothing was added.
+    /// Fails with [`CoreError::Empty`] if nothing was added, and with
+    /// [`CoreError::InvalidConfig`] naming `padding` if the grid's size overflows (no PNG can
+    /// hold it).
     pub fn render(&self) -> Result<RgbImage> {
         let cells = self.rows.iter().flatten();
         let cell_w = cells.clone().map(RgbImage::width).max().unwrap_or(0);
@@ -209,8 +211,26 @@ impl GridBuilder {
             return Err(CoreError::Empty { what: "image grid".into() });
         }
         let pad = self.padding;
-        let width = ncols * (cell_w + pad) + pad;
-        let height = self.rows.len() * (cell_h + pad) + pad;
+        let side =
+            |count: usize, cell: usize| cell.checked_add(pad)?.checked_mul(count)?.checked_add(pad);
+        let png_fits = |w: usize, h: usize| {
+            u32::try_from(w).is_ok()
+                && u32::try_from(h).is_ok()
+                && w.checked_mul(h).and_then(|p| p.checked_mul(3)).is_some()
+        };
+        let (width, height) = match (side(ncols, cell_w), side(self.rows.len(), cell_h)) {
+            (Some(w), Some(h)) if png_fits(w, h) => (w, h),
+            _ => {
+                return Err(CoreError::config(
+                    "padding",
+                    format!(
+                        "{pad} pixels around {ncols} × {} cells of {cell_w} × {cell_h} pixels \
+                         make a grid too large for a PNG",
+                        self.rows.len()
+                    ),
+                ));
+            }
+        };
         let mut canvas = RgbImage::new(width, height, self.background);
         for (r, row) in self.rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
