@@ -323,3 +323,25 @@ fn image_layers_reject_odd_sizes_wrong_latents_and_tiny_batches() {
         "ActNorm initialisation batch"
     );
 }
+
+/// Bits per dimension of zero dimensions (a NaN or infinite quotient), and merging channel
+/// halves of different batch or spatial sizes (a panic inside Burn's `cat`), are refused.
+#[test]
+fn bits_per_dim_and_channel_merges_check_their_sizes() {
+    let device = test_device();
+    assert_err!(
+        medgen_flow::discrete::bits_per_dim(Tensor::zeros([2], &device), 0),
+        FlowError::Core(CoreError::InvalidConfig { .. }),
+        "dims_per_item"
+    );
+    let kept = Tensor::<4>::zeros([2, 1, 4, 4], &device);
+    for factored in [[1, 1, 4, 4], [2, 1, 2, 4], [2, 3, 4, 2]] {
+        assert_err!(
+            medgen_flow::discrete::merge_channels(kept.clone(), Tensor::zeros(factored, &device)),
+            FlowError::Core(CoreError::ShapeMismatch { .. }),
+            "factored"
+        );
+    }
+    let merged = medgen_flow::discrete::merge_channels(kept, Tensor::zeros([2, 3, 4, 4], &device));
+    assert_eq!(merged.unwrap().dims(), [2, 4, 4, 4]);
+}

@@ -79,19 +79,39 @@ impl AmbiguousPhantoms {
     }
 
     /// Image `i` (`[1, H, W]`).
+    ///
+    /// # Panics
+    /// Panics if `i ≥ len()` (an index out of range, as for a slice).
+    #[track_caller]
     pub fn image(&self, i: usize) -> &[f32] {
+        self.check_index(i);
         let len = self.item_len();
         &self.images[i * len..(i + 1) * len]
     }
 
     /// The true mask of image `i`.
+    ///
+    /// # Panics
+    /// Panics if `i ≥ len()` (an index out of range, as for a slice).
+    #[track_caller]
     pub fn truth(&self, i: usize) -> &[bool] {
+        self.check_index(i);
         let len = self.item_len();
         &self.truth[i * len..(i + 1) * len]
     }
 
+    #[track_caller]
+    fn check_index(&self, i: usize) {
+        assert!(i < self.len(), "image index {i} out of range for {} images", self.len());
+    }
+
     /// The `A` annotations of image `i`.
+    ///
+    /// # Panics
+    /// Panics if `i ≥ len()` (an index out of range, as for a slice).
+    #[track_caller]
     pub fn annotations(&self, i: usize) -> Vec<&[bool]> {
+        self.check_index(i);
         let len = self.item_len();
         (0..self.annotators)
             .map(|a| {

@@ -207,8 +207,14 @@ fn grid_inputs_outside_the_volume_or_the_png_are_refused() {
         "labels"
     );
     let images = Tensor::<4>::zeros([2, 1, 2, 2], &device);
-    let grid = GridBuilder::new().padding(usize::MAX).images(images, (0.0, 1.0), 2).unwrap();
+    let grid =
+        GridBuilder::new().padding(usize::MAX).images(images.clone(), (0.0, 1.0), 2).unwrap();
     assert_err!(grid.render(), CoreError::InvalidConfig { .. }, "padding");
+    // A scale that overflows, and one that fits `usize` but not in memory.
+    for scale in [usize::MAX, 1 << 20] {
+        let grid = GridBuilder::new().scale(scale).images(images.clone(), (0.0, 1.0), 2).unwrap();
+        assert_err!(grid.render(), CoreError::InvalidConfig { .. }, "scale");
+    }
 }
 
 /// A plot narrower than its margins, a history of NaN losses and, on a log axis, a history

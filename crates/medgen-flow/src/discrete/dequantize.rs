@@ -49,10 +49,17 @@ pub fn dequantize<const D: usize, R: Rng + ?Sized>(x: Tensor<D>, rng: &mut R) ->
 /// bpd = −(log p(y) − D ln 256) / (D ln 2)
 /// ```
 ///
-/// Shapes: `[N]` → `[N]`.
-pub fn bits_per_dim(log_prob_dequantized: Tensor<1>, dims_per_item: usize) -> Tensor<1> {
+/// Shapes: `[N]` → `[N]`. Fails with [`CoreError::InvalidConfig`] naming `dims_per_item`
+/// for `D = 0` (the quotient would be NaN or infinite).
+pub fn bits_per_dim(log_prob_dequantized: Tensor<1>, dims_per_item: usize) -> Result<Tensor<1>> {
+    if dims_per_item == 0 {
+        return Err(CoreError::config("dims_per_item", "must be positive").into());
+    }
     let d = dims_per_item as f64;
-    log_prob_dequantized.sub_scalar(d * LEVELS.ln()).neg().div_scalar(d * std::f64::consts::LN_2)
+    Ok(log_prob_dequantized
+        .sub_scalar(d * LEVELS.ln())
+        .neg()
+        .div_scalar(d * std::f64::consts::LN_2))
 }
 
 #[cfg(test)]
@@ -74,7 +81,7 @@ mod tests {
         let bad = Tensor::<2>::from_floats([[-1.0, 3.0]], &device);
         assert!(dequantize(bad, &mut seeded_rng(1)).is_err());
         // bpd of log p = 0 is ln 256 / ln 2 = 8 bits.
-        let bpd = host(bits_per_dim(Tensor::zeros([1], &device), 3));
+        let bpd = host(bits_per_dim(Tensor::zeros([1], &device), 3).unwrap());
         assert!((bpd[0] - 8.0).abs() < 1e-6);
     }
 }

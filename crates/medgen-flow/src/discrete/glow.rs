@@ -186,7 +186,7 @@ impl Glow {
         for (level, steps) in self.levels.iter().enumerate().rev() {
             if level + 1 < self.levels.len() {
                 let factored = latents.pop().expect("one latent per split");
-                h = merge_channels(h, factored);
+                h = merge_channels(h, factored)?;
             }
             for step in steps.iter().rev() {
                 let (next, log_det) = step.inverse(h)?;
@@ -227,7 +227,7 @@ impl Glow {
     pub fn bits_per_dim<R: Rng + ?Sized>(&self, x: Tensor<4>, rng: &mut R) -> Result<Tensor<1>> {
         self.check(&x, "Glow input")?;
         let y = dequantize(x, rng)?;
-        Ok(bits_per_dim(self.log_prob(y)?, self.dims_per_item()))
+        bits_per_dim(self.log_prob(y)?, self.dims_per_item())
     }
 
     /// Draws `n` images: every latent from `N(0, I)` on the host (in [`GlowLatents`] order,

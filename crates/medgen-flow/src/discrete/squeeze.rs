@@ -90,8 +90,20 @@ pub fn split_channels(x: Tensor<4>) -> Result<(Tensor<4>, Tensor<4>)> {
 }
 
 /// The inverse of [`split_channels`]: concatenation along channels.
-pub fn merge_channels(kept: Tensor<4>, factored: Tensor<4>) -> Tensor<4> {
-    Tensor::cat(vec![kept, factored], 1)
+///
+/// Fails with [`medgen_core::CoreError::ShapeMismatch`] naming `factored` unless both
+/// halves share batch size and spatial size.
+pub fn merge_channels(kept: Tensor<4>, factored: Tensor<4>) -> Result<Tensor<4>> {
+    let ([n, _, h, w], [fn_, fc, fh, fw]) = (kept.dims(), factored.dims());
+    if (fn_, fh, fw) != (n, h, w) {
+        return Err(medgen_core::CoreError::shape(
+            "factored",
+            format!("[{n}, C, {h}, {w}] like the kept half"),
+            &[fn_, fc, fh, fw],
+        )
+        .into());
+    }
+    Ok(Tensor::cat(vec![kept, factored], 1))
 }
 
 #[cfg(test)]

@@ -70,11 +70,17 @@ impl RgbImage {
 
     /// The image enlarged `factor` times by repeating pixels (nearest neighbour), so that
     /// 28 × 28 images stay crisp when viewed large.
+    ///
+    /// # Panics
+    /// Panics if the upscaled size overflows `usize` (a factor no image could be drawn at;
+    /// [`GridBuilder::render`](super::GridBuilder::render) checks it first).
+    #[track_caller]
     pub fn upscale(&self, factor: usize) -> RgbImage {
         if factor <= 1 {
             return self.clone();
         }
-        let mut out = RgbImage::new(self.width * factor, self.height * factor, [0; 3]);
+        let side = |n: usize| n.checked_mul(factor).expect("upscaled image size overflows usize");
+        let mut out = RgbImage::new(side(self.width), side(self.height), [0; 3]);
         for y in 0..out.height {
             for x in 0..out.width {
                 let i = 3 * ((y / factor) * self.width + x / factor);

@@ -30,6 +30,10 @@ use super::palette::{label_color, read_labels};
 use medgen_core::check::ensure_non_empty;
 use medgen_core::error::{CoreError, Result};
 
+/// The most pixels a grid may have (2²⁸, 768 MiB of RGB): far beyond any figure, small
+/// enough that a mistyped scale or padding fails instead of exhausting memory.
+pub const MAX_GRID_PIXELS: usize = 1 << 28;
+
 /// The colour NaN pixels are drawn in (magenta, which no grey image or palette label uses).
 pub const NAN_COLOR: Rgb = [255, 0, 255];
 /// The default colour between cells.
@@ -190,8 +194,7 @@ impl GridBuilder {
     }
 
     fn push_cells(&mut self, cells: Vec<RgbImage>, ncols: usize) {
-        let scale = self.scale;
-        let mut cells = cells.into_iter().map(|cell| cell.upscale(scale)).peekable();
+        let mut cells = cells.into_iter().peekable();
         while cells.peek().is_some() {
             self.rows.push(cells.by_ref().take(ncols).collect());
         }
@@ -200,8 +203,8 @@ impl GridBuilder {
     /// Draws the grid.
     ///
     /// Fails with [`CoreError::Empty`] if nothing was added, and with
-    /// [`CoreError::InvalidConfig`] naming `padding` if the grid's size overflows (no PNG can
-    /// hold it).
+    /// [`CoreError::InvalidConfig`] naming `scale` (and `padding`) if the grid's size overflows
+    /// (beyond [`MAX_GRID_PIXELS`]).
     pub fn render(&self) -> Result<RgbImage> {
         let cells = self.rows.iter().flatten();
         let cell_w = cells.clone().map(RgbImage::width).max().unwrap_or(0);
@@ -210,22 +213,30 @@ impl GridBuilder {
         if ncols == 0 || cell_w == 0 || cell_h == 0 {
             return Err(CoreError::Empty { what: "image grid".into() });
         }
+        let scale = self.scale;
+        let (Some(cell_w), Some(cell_h)) = (cell_w.checked_mul(scale), cell_h.checked_mul(scale))
+        else {
+            return Err(CoreError::config(
+                "scale",
+                format!("{scale} × cells of {cell_w} × {cell_h} pixels overflows"),
+            ));
+        };
         let pad = self.padding;
         let side =
             |count: usize, cell: usize| cell.checked_add(pad)?.checked_mul(count)?.checked_add(pad);
         let png_fits = |w: usize, h: usize| {
             u32::try_from(w).is_ok()
                 && u32::try_from(h).is_ok()
-                && w.checked_mul(h).and_then(|p| p.checked_mul(3)).is_some()
+                && w.checked_mul(h).is_some_and(|pixels| pixels <= MAX_GRID_PIXELS)
         };
         let (width, height) = match (side(ncols, cell_w), side(self.rows.len(), cell_h)) {
             (Some(w), Some(h)) if png_fits(w, h) => (w, h),
             _ => {
                 return Err(CoreError::config(
-                    "padding",
+                    "scale and padding",
                     format!(
                         "{pad} pixels around {ncols} × {} cells of {cell_w} × {cell_h} pixels \
-                         make a grid too large for a PNG",
+                         (scale {scale}) make a grid of more than {MAX_GRID_PIXELS} pixels",
                         self.rows.len()
                     ),
                 ));
@@ -234,9 +245,10 @@ impl GridBuilder {
         let mut canvas = RgbImage::new(width, height, self.background);
         for (r, row) in self.rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
+                let cell = cell.upscale(scale);
                 let x = pad + c * (cell_w + pad) + (cell_w - cell.width()) / 2;
                 let y = pad + r * (cell_h + pad) + (cell_h - cell.height()) / 2;
-                canvas.blit(cell, x, y);
+                canvas.blit(&cell, x, y);
             }
         }
         Ok(canvas)
