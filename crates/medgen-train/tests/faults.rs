@@ -230,6 +230,7 @@ fn a_run_killed_during_checkpoint_writes_resumes_bit_for_bit() {
         }
     }
     assert!(killed_mid_write > 0, "no kill landed during a checkpoint write");
+    eprintln!("{killed_mid_write} of 6 kills landed between a checkpoint's creation and rename");
 
     let resumed = run_child(dir.path(), None, None);
     let start = resumed.start.expect("the resumed run's start");
