@@ -12,9 +12,8 @@ use medgen_core::burn::tensor::{Device, Int, Tensor};
 use medgen_core::noise::gaussian_noise;
 use medgen_core::{Condition, CoreError, Sample, init_seeded, seeded_rng};
 use medgen_gan::{
-    DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
-    Discriminator, GanBatch, GanError, GanLoss, GanSampler, GanTrainer, GanTrainerConfig,
-    Generator, auxiliary_classifier_loss,
+    DcganDiscriminator, DcganGenerator, DcganGeneratorConfig, Discriminator, GanBatch, GanError,
+    GanLoss, GanSampler, GanTrainer, GanTrainerConfig, Generator, auxiliary_classifier_loss,
 };
 use medgen_testing::assert_error;
 use medgen_testing::{host, max_abs_diff, test_device};
@@ -33,18 +32,8 @@ impl Generator<2, 4> for AffineReshape {
     }
 }
 
-const LATENT: usize = 4;
-
-fn generator_config() -> DcganGeneratorConfig {
-    DcganGeneratorConfig::new(2, LATENT, 1, 8).with_num_upsamplings(2).with_base_channels(4)
-}
-
-fn discriminator_config() -> DcganDiscriminatorConfig {
-    DcganDiscriminatorConfig::new(2, 1, 8)
-        .with_num_downsamplings(2)
-        .with_base_channels(4)
-        .with_spectral_norm(None)
-}
+mod common;
+use common::{LATENT, discriminator_config, generator_config};
 
 fn networks(device: &Device, seed: u64) -> (DcganGenerator, DcganDiscriminator) {
     let mut rng = seeded_rng(seed);

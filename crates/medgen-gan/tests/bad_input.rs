@@ -13,27 +13,16 @@ use medgen_core::burn::tensor::{Device, Int, Tensor};
 use medgen_core::{Condition, CoreError, init_seeded, seeded_rng};
 use medgen_gan::monitor::pooled_pixel_features;
 use medgen_gan::{
-    AcganDiscriminatorConfig, ConditionalGeneratorConfig, DcganDiscriminatorConfig,
-    DcganGeneratorConfig, Discriminator, DiscriminatorOutput, GanBatch, GanError, GanLoss,
-    GanMonitor, GanMonitorConfig, GanTrainer, GanTrainerConfig, Generator, GradientPenaltyConfig,
-    GradientPenaltyKind, NormKind, PairedSet, PatchGanConfig, Pix2PixConfig,
-    ProjectionDiscriminatorConfig, SampleQuality, SpectralNormConfig, UNetGeneratorConfig,
-    pix2pix_batch, translate,
+    AcganDiscriminatorConfig, ConditionalGeneratorConfig, Discriminator, DiscriminatorOutput,
+    GanBatch, GanError, GanLoss, GanMonitor, GanMonitorConfig, GanTrainer, GanTrainerConfig,
+    Generator, GradientPenaltyConfig, GradientPenaltyKind, NormKind, PairedSet, PatchGanConfig,
+    Pix2PixConfig, ProjectionDiscriminatorConfig, SampleQuality, SpectralNormConfig,
+    UNetGeneratorConfig, pix2pix_batch, translate,
 };
 use medgen_testing::{assert_err, test_device};
 
-const LATENT: usize = 4;
-
-fn generator_config() -> DcganGeneratorConfig {
-    DcganGeneratorConfig::new(2, LATENT, 1, 8).with_num_upsamplings(2).with_base_channels(4)
-}
-
-fn discriminator_config() -> DcganDiscriminatorConfig {
-    DcganDiscriminatorConfig::new(2, 1, 8)
-        .with_num_downsamplings(2)
-        .with_base_channels(4)
-        .with_spectral_norm(None)
-}
+mod common;
+use common::{LATENT, discriminator_config, generator_config};
 
 fn labels(values: [i32; 2], device: &Device) -> Tensor<1, Int> {
     Tensor::from_ints(values, device)

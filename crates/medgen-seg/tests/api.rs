@@ -12,11 +12,14 @@ use medgen_nn::UNet;
 use medgen_sdf::SdfConfig;
 use medgen_seg::{
     DiffusionSdfConfig, EnsembleStats, FlowSdfConfig, PatchBlend, PatchConfig, SdfGeneratorConfig,
-    SdfSegmenter, SdfSegmenterConfig, SegError, SegmentationDataset, SegmentationTrainingConfig,
-    fit_segmenter, masks_to_sdf, predict_by_patches, sdf_to_masks, segmentation_step,
+    SdfSegmenter, SegError, SegmentationDataset, SegmentationTrainingConfig, fit_segmenter,
+    masks_to_sdf, predict_by_patches, sdf_to_masks, segmentation_step,
 };
 use medgen_testing::{host, max_abs_diff, test_device, testing_on_wgpu};
 use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
+
+mod common;
+use common::tiny_config;
 
 const HALF_SQRT2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 
@@ -38,18 +41,6 @@ fn square(n: usize, r0: usize, c0: usize, side: usize) -> Vec<f32> {
             f32::from(u8::from(inside))
         })
         .collect()
-}
-
-/// A tiny segmenter configuration: one image channel, one class, one U-Net level of 8
-/// channels, SDFs truncated at 2 pixels.
-fn tiny_config() -> SdfSegmenterConfig {
-    SdfSegmenterConfig::new(1, 1)
-        .with_sdf(SdfConfig::truncated_normalized(2.0))
-        .with_base_channels(8)
-        .with_channel_mults(vec![1])
-        .with_num_res_blocks(1)
-        .with_attention_resolutions(vec![])
-        .with_groups(4)
 }
 
 /// Eight 8 × 8 items: squares of side 3 or 4 at varying offsets; each image shows its mask

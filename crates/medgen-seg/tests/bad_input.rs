@@ -13,24 +13,15 @@ use medgen_core::burn::tensor::Tensor;
 use medgen_core::{Condition, CoreError, seeded_rng};
 use medgen_data::PhantomConfig;
 use medgen_flow::FlowError;
-use medgen_sdf::SdfConfig;
 use medgen_seg::{
     AmbiguousPhantoms, AugmentConfig, Augmentation, PatchBlend, PatchConfig, PatchStitcher,
-    SdfSegmenter, SdfSegmenterConfig, SegError, boundary_uncertainty, crop, crop_per_item,
-    positional_channels, predict_by_patches, uncertainty_error_correlation,
+    SdfSegmenter, SegError, boundary_uncertainty, crop, crop_per_item, positional_channels,
+    predict_by_patches, uncertainty_error_correlation,
 };
 use medgen_testing::{assert_err, test_device};
 
-/// A tiny segmenter configuration: one image channel, one class, no positional channels.
-fn tiny_config() -> SdfSegmenterConfig {
-    SdfSegmenterConfig::new(1, 1)
-        .with_sdf(SdfConfig::truncated_normalized(2.0))
-        .with_base_channels(8)
-        .with_channel_mults(vec![1])
-        .with_num_res_blocks(1)
-        .with_attention_resolutions(vec![])
-        .with_groups(4)
-}
+mod common;
+use common::tiny_config;
 
 /// Every blend weighs voxels beyond the patch side by zero (this used to underflow or index
 /// past the patch).
