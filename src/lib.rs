@@ -17,6 +17,7 @@
 //! | [`sdf`] | `medgen-sdf` | exact Euclidean distance transforms, masks ↔ signed distance maps |
 //! | [`seg`] | `medgen-seg` | segmentation by flow matching or diffusion over SDFs, ensembles, 3D patches |
 //! | [`metrics`] | `medgen-metrics` | Fréchet distance, image quality, detection and segmentation metrics |
+//! | [`apps`] | `medgen-apps` | anomaly detection, counterfactual lesion localisation, privacy filter, augmentation studies, the trilemma report |
 //!
 //! No crate names a Burn backend: pick one at run time with a [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU, `Device::wgpu(..)` on a GPU), or by name through
@@ -24,6 +25,8 @@
 
 pub mod prelude;
 
+#[cfg(feature = "apps")]
+pub use medgen_apps as apps;
 #[cfg(feature = "core")]
 pub use medgen_core as core;
 #[cfg(feature = "data")]

@@ -25,6 +25,7 @@ pub mod ode;
 pub mod readback;
 pub mod rng;
 pub mod seeded_init;
+pub mod stats;
 
 pub use condition::Condition;
 pub use device::DeviceChoice;

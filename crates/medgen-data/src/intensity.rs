@@ -7,6 +7,7 @@
 use burn::prelude::*;
 
 use medgen_core::error::{CoreError, Result};
+use medgen_core::stats::percentile_sorted;
 
 /// How the range `[low, high]` of an [`IntensityMapping`] is chosen from the data.
 #[derive(Config, Debug, PartialEq)]
@@ -110,8 +111,8 @@ impl IntensityMapping {
                 }
                 let mut sorted = values.to_vec();
                 sorted.sort_unstable_by(f32::total_cmp);
-                let low = percentile_sorted(&sorted, lower);
-                let high = percentile_sorted(&sorted, upper);
+                let low = percentile_sorted(&sorted, lower) as f32;
+                let high = percentile_sorted(&sorted, upper) as f32;
                 Ok(Self { clip: true, ..Self::new(low, high)? })
             }
             IntensityRange::Fixed { low, high } => {
@@ -168,16 +169,6 @@ impl IntensityMapping {
     pub fn inverse_tensor<const D: usize>(&self, y: Tensor<D>) -> Tensor<D> {
         y.add_scalar(1.0).mul_scalar(0.5 * self.width()).add_scalar(self.low)
     }
-}
-
-/// The `q`-th percentile (`q` in `[0, 100]`) of ascending `sorted` values, interpolating
-/// linearly between the order statistics at ranks `floor(r)` and `ceil(r)`, `r = q/100 · (n-1)`.
-fn percentile_sorted(sorted: &[f32], q: f64) -> f32 {
-    let rank = q / 100.0 * (sorted.len() - 1) as f64;
-    let below = rank.floor() as usize;
-    let above = rank.ceil() as usize;
-    let frac = (rank - below as f64) as f32;
-    sorted[below] + frac * (sorted[above] - sorted[below])
 }
 
 #[cfg(test)]

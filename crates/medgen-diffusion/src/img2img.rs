@@ -13,7 +13,8 @@ use crate::error::{DiffusionError, Result};
 use crate::guidance::GuidanceConfig;
 use crate::sampling::{SamplingOutput, sample};
 use crate::schedule::NoiseSchedule;
-use crate::scheduler::{Scheduler, StepOutput, Timestep};
+use crate::scheduler::Scheduler;
+use crate::scheduler_window::TimestepWindow;
 
 /// A scheduler over integer training timesteps whose sample at timestep `t` is distributed as
 /// the VP forward process `q(x_t | x₀) = N(√ᾱ_t x₀, (1−ᾱ_t) I)` of its schedule, so that a
@@ -43,43 +44,6 @@ pub fn img2img_steps(num_inference_steps: usize, strength: f64) -> Result<usize>
         return Err(DiffusionError::InvalidStrength { strength });
     }
     Ok(((num_inference_steps as f64 * strength).floor() as usize).min(num_inference_steps))
-}
-
-/// A scheduler restricted to its last timesteps (from index `start` on); every step is the
-/// wrapped scheduler's own step, so the previous-timestep rules are unchanged.
-struct TailScheduler<'a, S: ?Sized> {
-    inner: &'a mut S,
-    start: usize,
-}
-
-impl<const D: usize, S: Scheduler<D> + ?Sized> Scheduler<D> for TailScheduler<'_, S> {
-    fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
-        self.inner.set_timesteps(num_inference_steps)
-    }
-
-    fn timesteps(&self) -> Vec<Timestep> {
-        let mut all = self.inner.timesteps();
-        all.drain(..self.start.min(all.len()));
-        all
-    }
-
-    fn model_time(&self, timestep: Timestep) -> f64 {
-        self.inner.model_time(timestep)
-    }
-
-    fn scale_model_input(&self, sample: Tensor<D>, timestep: Timestep) -> Tensor<D> {
-        self.inner.scale_model_input(sample, timestep)
-    }
-
-    fn step(
-        &mut self,
-        model_output: Tensor<D>,
-        timestep: Timestep,
-        sample: Tensor<D>,
-        rng: &mut dyn Rng,
-    ) -> Result<StepOutput<D>> {
-        self.inner.step(model_output, timestep, sample, rng)
-    }
 }
 
 /// SDEdit / img2img: with the scheduler's `n` inference timesteps `t_0 > … > t_{n−1}` (call
@@ -121,7 +85,7 @@ where
     let alpha = scheduler.noise_schedule().alpha_cumprod(timesteps[start].discrete()?)?;
     let noise = gaussian_like(&image, rng)?;
     let noised = image.mul_scalar(alpha.sqrt()).add(noise.mul_scalar((1.0 - alpha).sqrt()));
-    let mut tail = TailScheduler { inner: scheduler, start };
+    let mut tail = TimestepWindow::new(scheduler, start, None);
     sample(network, &mut tail, noised, condition, guidance, rng)
 }
 

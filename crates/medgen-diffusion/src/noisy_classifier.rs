@@ -19,7 +19,7 @@ use crate::error::{DiffusionError, Result};
 use crate::schedule::NoiseSchedule;
 
 /// Configuration of a [`NoisyClassifier`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct NoisyClassifierConfig {
     /// Number of spatial axes: 2 (`[N, C, H, W]`) or 3 (`[N, C, D, H, W]`).
     pub spatial_dims: usize,

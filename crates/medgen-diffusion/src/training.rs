@@ -4,7 +4,7 @@
 //!
 //! For a clean batch `x₀` (`[N, C, ...]`, 2D or 3D), one training loss draws, from the
 //! caller's generator and in this order, timesteps `t_n ~ U{0, …, T−1}`, noise
-//! `ε ~ N(0, I)` and (with `condition_drop_prob = p > 0`) which items lose their
+//! `ε ~ N(0, I)` (or standardised simplex noise, [`NoiseKind`]) and (with `condition_drop_prob = p > 0`) which items lose their
 //! class/embedding condition, then computes
 //!
 //! ```text
@@ -27,7 +27,7 @@
 
 use burn::config::Config;
 use burn::tensor::{Tensor, TensorData};
-use medgen_core::noise::gaussian_like;
+use medgen_core::noise::NoiseKind;
 use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
 use medgen_train::TrainingObjective;
 use rand::{Rng, RngExt};
@@ -50,11 +50,16 @@ pub struct DenoisingLossConfig {
     /// by the learned null condition with this probability `p ∈ [0, 1]` (0.1 is common).
     #[config(default = 0.0)]
     pub condition_drop_prob: f64,
+    /// The noise `ε` of the forward process: Gaussian (DDPM), or standardised multi-octave
+    /// simplex noise as AnoDDPM trains with (rank-4/5 data only).
+    #[config(default = "NoiseKind::Gaussian")]
+    pub noise: NoiseKind,
 }
 
 impl DenoisingLossConfig {
-    /// Checks `γ > 0` (finite) and `p ∈ [0, 1]`.
+    /// Checks `γ > 0` (finite), `p ∈ [0, 1]` and the noise settings.
     pub fn validate(&self) -> Result<()> {
+        self.noise.validate()?;
         if let Some(gamma) = self.min_snr_gamma
             && !(gamma.is_finite() && gamma > 0.0)
         {
@@ -202,7 +207,7 @@ impl DenoisingLoss {
         }
         let device = x0.device();
         let timesteps = self.sample_timesteps(batch, rng);
-        let noise = gaussian_like(&x0, rng)?;
+        let noise = self.config.noise.sample_like(&x0, rng)?;
         let x_t = self.schedule.add_noise(x0.clone(), noise.clone(), &timesteps)?;
         let condition = condition.clone().dropped_for_guidance(
             batch,
@@ -242,6 +247,7 @@ mod tests {
     use burn::module::Module;
     use burn::optim::AdamWConfig;
     use burn::tensor::{Device, Int};
+    use medgen_core::noise::gaussian_like;
     use medgen_core::seeded_rng;
     use medgen_nn::{UNet, UNetConfig};
     use medgen_testing::test_device;

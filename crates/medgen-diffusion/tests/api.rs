@@ -9,7 +9,7 @@
 use medgen_core::burn::module::Module;
 use medgen_core::burn::optim::AdamWConfig;
 use medgen_core::burn::tensor::{Device, Tensor, TensorData};
-use medgen_core::noise::gaussian_noise;
+use medgen_core::noise::{NoiseKind, SimplexNoiseConfig, gaussian_noise};
 use medgen_core::{
     Condition, CoreError, GuidanceConfig, Sample, TimeConditionedNetwork, init_seeded, seeded_rng,
 };
@@ -290,6 +290,32 @@ fn the_training_loss_of_the_epsilon_oracle_is_zero() {
         loss.training_loss(&zero, data, &Condition::none(), &mut seeded_rng(2)).unwrap(),
     );
     assert!((blind[0] - 1.0).abs() < 0.6, "zero-network loss {blind:?}");
+}
+
+#[test]
+fn the_training_loss_draws_simplex_noise_when_configured() {
+    // With x₀ = 0 the network sees x_t = √(1−ᾱ_t) ε: white noise has no lag-1 correlation,
+    // AnoDDPM's simplex noise is smooth.
+    let device = test_device();
+    let data = Tensor::<4>::zeros([2, 1, 32, 32], &device);
+    let lag_correlation = |noise: NoiseKind| {
+        let seen = std::cell::RefCell::new(None);
+        let spy = |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| {
+            *seen.borrow_mut() = Some(x.clone());
+            Ok(x)
+        };
+        let loss = DenoisingLossConfig::new()
+            .with_noise(noise)
+            .init(ScheduleConfig::new().init().unwrap())
+            .unwrap();
+        loss.training_loss(&spy, data.clone(), &Condition::none(), &mut seeded_rng(7)).unwrap();
+        let x = seen.into_inner().unwrap();
+        let (a, b) = (x.clone().narrow(3, 0, 31), x.narrow(3, 1, 31));
+        let covariance = a.clone().mul(b).mean().into_scalar::<f32>();
+        covariance / a.square().mean().into_scalar::<f32>()
+    };
+    assert!(lag_correlation(NoiseKind::Gaussian).abs() < 0.1);
+    assert!(lag_correlation(NoiseKind::Simplex(SimplexNoiseConfig::new())) > 0.8);
 }
 
 #[test]

@@ -13,5 +13,5 @@ pub use grid::{
     GRID_BACKGROUND, GridBuilder, MAX_GRID_PIXELS, NAN_COLOR, VolumeSlice, save_image_grid,
     save_volume_grid, volume_slices,
 };
-pub use palette::{LABEL_PALETTE, label_color, label_map_to_rgb};
+pub use palette::{LABEL_PALETTE, heat_map_to_rgb, label_color, label_map_to_rgb};
 pub use plot::{LossPlotConfig, render_loss_plot, save_loss_plot};

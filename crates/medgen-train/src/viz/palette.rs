@@ -57,6 +57,33 @@ pub fn label_map_to_rgb(labels: Tensor<4, Int>) -> Result<Tensor<4>> {
     Ok(Tensor::from_data(TensorData::new(rgb, [n, 3, h, w]), &device))
 }
 
+/// Colours scalar maps `[N, 1, H, W]` (anomaly maps, uncertainty, differences) with the "hot"
+/// colour map, giving images `[N, 3, H, W]` in `[0, 1]`: with `v = clamp((m − lo)/(hi − lo), 0, 1)`,
+///
+/// `r = clamp(3v, 0, 1)`, `g = clamp(3v − 1, 0, 1)`, `b = clamp(3v − 2, 0, 1)`
+///
+/// (black → red → yellow → white). Runs on the maps' device.
+///
+/// # Errors
+/// A shape error unless the maps have one channel, and [`CoreError::InvalidConfig`] naming
+/// `value_range` unless `lo < hi` (both finite).
+pub fn heat_map_to_rgb(maps: Tensor<4>, value_range: (f32, f32)) -> Result<Tensor<4>> {
+    let [n, c, h, w] = maps.dims();
+    if c != 1 {
+        return Err(CoreError::shape("maps", "[N, 1, H, W]", &[n, c, h, w]));
+    }
+    let (lo, hi) = value_range;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(CoreError::config(
+            "value_range",
+            format!("need finite lo < hi, got ({lo}, {hi})"),
+        ));
+    }
+    let v = maps.sub_scalar(lo).div_scalar(hi - lo).clamp(0.0, 1.0).mul_scalar(3.0);
+    let channel = |offset: f32| v.clone().sub_scalar(offset).clamp(0.0, 1.0);
+    Ok(Tensor::cat(vec![channel(0.0), channel(1.0), channel(2.0)], 1))
+}
+
 /// Reads integer labels of any rank back to the host as `i64`.
 pub(crate) fn read_labels<const D: usize>(labels: Tensor<D, Int>) -> Result<Vec<i64>> {
     medgen_core::read_values::<i64, D, _>(labels, "labels")
@@ -65,6 +92,17 @@ pub(crate) fn read_labels<const D: usize>(labels: Tensor<D, Int>) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heat_colours_run_black_red_yellow_white() {
+        let device = burn::tensor::Device::default();
+        let maps = Tensor::<4>::from_floats([[[[0.0, 1.0, 2.0, 3.0]]]], &device);
+        let rgb = heat_map_to_rgb(maps.clone(), (0.0, 3.0)).unwrap();
+        let values = rgb.try_into_vec_as::<f32>().unwrap();
+        assert_eq!(values, vec![0., 1., 1., 1., 0., 0., 1., 1., 0., 0., 0., 1.]);
+        assert!(heat_map_to_rgb(maps.clone(), (1.0, 1.0)).is_err());
+        assert!(heat_map_to_rgb(maps.repeat_dim(1, 2), (0.0, 1.0)).is_err());
+    }
     use medgen_testing::test_device;
 
     #[test]
