@@ -175,7 +175,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let evaluation = AnomalyEvaluationConfig::new();
     let shown = test.dims()[0].min(8);
     let mut grid = GridBuilder::new()
-        .scale(2)
+        .scale(if height >= 64 { 1 } else { 2 })
         .image_row(test.clone().narrow(0, 0, shown), (-1.0, 1.0))?
         .image_row(
             masks.clone().narrow(0, 0, shown).mul_scalar(2.0).sub_scalar(1.0),

@@ -53,7 +53,7 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     test: usize,
     /// Training steps.
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1000)]
     steps: usize,
     /// Training batch size.
     #[arg(long, default_value_t = 16)]
@@ -62,10 +62,11 @@ struct Args {
     #[arg(long, default_value_t = 50)]
     ddim_steps: usize,
     /// Noise level: the fraction of the DDIM steps encoded and decoded.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.3)]
     strength: f64,
-    /// Guidance scale w of the healthy decoding.
-    #[arg(long, default_value_t = 3.0)]
+    /// Guidance scale w of the healthy decoding (1: the conditional model alone, which
+    /// localised best on phantoms; larger w removes more and changes healthy tissue more).
+    #[arg(long, default_value_t = 1.0)]
     guidance: f64,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
@@ -156,7 +157,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut table = String::from(
         "| strength | w | pixel AUROC | best Dice | mean abs change, lesion images | mean abs change, healthy images |\n|---|---|---|---|---|---|\n",
     );
-    for strength in [0.3, 0.5, 0.7] {
+    for strength in [0.3, 0.6] {
         for guidance in [1.0, 3.0, 5.0] {
             let lesion = explain(strength, guidance, &data.lesion, 1)?;
             let r = evaluate_anomaly_maps(
