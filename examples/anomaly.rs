@@ -73,6 +73,9 @@ struct Args {
     /// The noise level t_λ of partial diffusion (of 1000 training timesteps).
     #[arg(long, default_value_t = 200)]
     t_lambda: usize,
+    /// Octaves of the simplex noise (AnoDDPM: 6); its base frequency is 4 / image side.
+    #[arg(long, default_value_t = 6)]
+    octaves: usize,
     /// Reverse steps from t_λ to 0.
     #[arg(long, default_value_t = 20)]
     inference_steps: usize,
@@ -114,7 +117,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 2. Models of healthy anatomy: two DDPMs (Gaussian and simplex noise) and a VAE.
     let simplex = NoiseKind::Simplex(
-        SimplexNoiseConfig::new().with_frequency(4.0 / height.max(width) as f64),
+        SimplexNoiseConfig::new()
+            .with_frequency(4.0 / height.max(width) as f64)
+            .with_octaves(args.octaves),
     );
     let recipe = DiffusionRecipe::new()
         .with_channels(channels)

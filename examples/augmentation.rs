@@ -25,13 +25,14 @@ use std::time::Instant;
 
 use medgen::apps::AppsError;
 use medgen::apps::augmentation::{
-    AugmentationStudyConfig, ClassifierTrainingConfig, run_augmentation_study,
+    AugmentationStudyConfig, ClassifierTrainingConfig, LesionClassifierConfig,
+    run_augmentation_study,
 };
 use medgen::apps::recipe::DiffusionRecipe;
 use medgen::burn::tensor::{Device, Int, Tensor, TensorData};
 use medgen::core::{Condition, DeviceChoice, GuidanceConfig, Sample, seeded_rng};
 use medgen::data::{PhantomConfig, PngFolderConfig, load_png_folder};
-use medgen::diffusion::{DiffusionPipeline, NoisyClassifierConfig, SchedulerConfig};
+use medgen::diffusion::{DiffusionPipeline, SchedulerConfig};
 use medgen::train::viz::GridBuilder;
 
 /// Synthetic-to-real augmentation study with a class-conditional DDPM.
@@ -60,10 +61,10 @@ struct Args {
     #[arg(long, default_value_t = 1000)]
     steps: usize,
     /// Training steps of each classifier.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 400)]
     classifier_steps: usize,
     /// Guidance scale of the synthetic images.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 2.0)]
     guidance: f64,
     /// DDIM steps per synthetic image.
     #[arg(long, default_value_t = 25)]
@@ -147,10 +148,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("  drew {count} synthetic images of class {class}");
         Ok(to_train(&images))
     };
-    let classifier = ClassifierTrainingConfig::new(
-        NoisyClassifierConfig::new(2, channels, CLASSES).with_channels(16).with_levels(3),
-    )
-    .with_steps(args.classifier_steps);
+    let classifier =
+        ClassifierTrainingConfig::new(LesionClassifierConfig::new(2, channels, CLASSES))
+            .with_steps(args.classifier_steps);
     let config = AugmentationStudyConfig::new(classifier).with_seed(args.seed + 3);
     let rows = run_augmentation_study(
         &config,
@@ -192,6 +192,16 @@ fn class_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(values, [labels.len()]), device)
 }
 
+/// Phantoms whose lesions are large and contrasted enough to be seen at 32x32 (as in the GAN
+/// example).
+fn lesion_phantoms(size: usize) -> PhantomConfig {
+    PhantomConfig::new(size)
+        .with_lesion_radius_min(0.12)
+        .with_lesion_radius_max(0.22)
+        .with_lesion_contrast_min(0.3)
+        .with_lesion_contrast_max(0.45)
+}
+
 /// Phantoms labelled by whether they have lesions.
 fn phantom_data(
     args: &Args,
@@ -199,7 +209,7 @@ fn phantom_data(
 ) -> Result<(Labelled, Labelled, Labelled), Box<dyn Error>> {
     let mut rng = seeded_rng(args.seed);
     let mut set = |n: usize, lesion_probability: f64| -> Result<Labelled, Box<dyn Error>> {
-        let batch = PhantomConfig::new(args.size)
+        let batch = lesion_phantoms(args.size)
             .with_lesion_probability(lesion_probability)
             .generate_batch(n, &mut rng)?;
         let labels = batch.covariates.iter().map(|c| usize::from(c.class > 0)).collect();

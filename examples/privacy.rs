@@ -14,7 +14,7 @@
 //!    to the training images they copy.
 //!
 //! ```sh
-//! cargo run --release --example privacy -- --out out/privacy     # about 7 minutes on 2 cores
+//! cargo run --release --example privacy -- --out out/privacy     # about 10 minutes on 2 cores
 //! # your own images (a folder of PNGs; the last fifth is held out for calibration):
 //! cargo run --release --example privacy -- --data DIR
 //! ```
@@ -53,14 +53,17 @@ struct Args {
     #[arg(long, default_value_t = 512)]
     train: usize,
     /// Training images the memorising model overfits.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     few: usize,
     /// Held-out real images for calibration.
     #[arg(long, default_value_t = 64)]
     held_out: usize,
-    /// Training steps of each model.
+    /// Training steps of the generalising model.
     #[arg(long, default_value_t = 600)]
     steps: usize,
+    /// Training steps of the memorising model (overfitting takes long).
+    #[arg(long, default_value_t = 2400)]
+    memoriser_steps: usize,
     /// Samples screened per model.
     #[arg(long, default_value_t = 48)]
     samples: usize,

@@ -227,10 +227,10 @@ fn memorised_copies_are_always_rejected_and_fresh_images_mostly_kept() {
 
 #[test]
 fn the_augmentation_study_trains_one_classifier_per_ratio_on_the_allocated_images() {
+    use medgen_apps::augmentation::LesionClassifierConfig;
     use medgen_apps::augmentation::{
         AugmentationStudyConfig, ClassifierTrainingConfig, run_augmentation_study,
     };
-    use medgen_diffusion::NoisyClassifierConfig;
     let plain = test_device();
     let device = plain.clone().autodiff();
     // Bright versus dark 8×8 images: separable, so every ratio reaches a perfect AUROC.
@@ -241,11 +241,10 @@ fn the_augmentation_study_trains_one_classifier_per_ratio_on_the_allocated_image
     let real = Tensor::cat(vec![images(6, 0), images(2, 1)], 0);
     let labels = [0, 0, 0, 0, 0, 0, 1, 1];
     let test = Tensor::cat(vec![on(3, 0, &plain), on(3, 1, &plain)], 0);
-    let classifier = ClassifierTrainingConfig::new(
-        NoisyClassifierConfig::new(2, 1, 2).with_channels(8).with_levels(1),
-    )
-    .with_steps(40)
-    .with_batch(8);
+    let classifier =
+        ClassifierTrainingConfig::new(LesionClassifierConfig::new(2, 1, 2).with_width(8))
+            .with_steps(40)
+            .with_batch(8);
     let config = AugmentationStudyConfig::new(classifier).with_ratios(vec![0.0, 1.0]);
     let mut requests = Vec::new();
     let rows =

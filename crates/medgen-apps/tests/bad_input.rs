@@ -208,3 +208,44 @@ fn privacy_filters_need_training_images_two_held_out_and_a_valid_percentile() {
         "images"
     );
 }
+
+#[test]
+fn empty_combinations_bad_grids_and_zero_requests_are_typed() {
+    use medgen_apps::anomaly::CombinedDetector;
+    use medgen_apps::privacy::{PooledFeatures, PrivateSamplingConfig, sample_private};
+    assert_err!(
+        CombinedDetector::<4>::new("none", Vec::new()),
+        AppsError::Core(CoreError::InvalidConfig { .. }),
+        "detectors"
+    );
+    assert!(matches!(PooledFeatures::new([1, 8, 8], 3), Err(CoreError::InvalidConfig { .. })));
+    let device = test_device();
+    let (images, _) = phantoms(4, 8, false, 2, &device);
+    let features = PooledFeatures::new([1, 8, 8], 4).unwrap();
+    let filter =
+        PrivacyFilter::calibrate(&features, images.clone(), images, PrivacyFilterConfig::new())
+            .unwrap();
+    let pipeline = medgen_diffusion::DiffusionPipeline::new(
+        |x: Tensor<4>, _t: Tensor<1>, _c: &Condition<4>| Ok::<_, CoreError>(x.zeros_like()),
+        "ddim".parse().unwrap(),
+        2,
+        &[1, 8, 8],
+    )
+    .unwrap();
+    for request in [PrivateSamplingConfig::new(0), PrivateSamplingConfig::new(2).with_max_rounds(0)]
+    {
+        assert_err!(
+            sample_private(
+                &pipeline,
+                &features,
+                &filter,
+                &request,
+                &Condition::none(),
+                &mut seeded_rng(0),
+                &device
+            ),
+            AppsError::Core(CoreError::InvalidConfig { .. }),
+            if request.n == 0 { "n" } else { "max_rounds" }
+        );
+    }
+}

@@ -1,18 +1,18 @@
-//! The downstream classifier of an augmentation study: medgen-diffusion's small convolutional
-//! [`NoisyClassifier`] evaluated at `t = 0` (clean images), trained with cross-entropy
-//! `−(1/N) Σ_n log p_φ(y_n | x_n)` by medgen-train's [`Trainer`].
+//! Training and scoring the downstream classifier of an augmentation study (a
+//! [`LesionClassifier`]) with cross-entropy `−(1/N) Σ_n log p_φ(y_n | x_n)` by medgen-train's
+//! [`Trainer`].
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::AdamWConfig;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use medgen_core::{SeededRng, init_seeded, seeded_rng};
-use medgen_diffusion::{NoisyClassifier, NoisyClassifierConfig};
 use medgen_metrics::auroc;
 use medgen_train::{Trainer, TrainerConfig, WarmupCosineConfig};
 use rand::RngExt;
 
+use super::network::{LesionClassifier, LesionClassifierConfig};
 use crate::error::{AppsError, Result};
 use crate::images::host_values;
 
@@ -20,7 +20,7 @@ use crate::images::host_values;
 #[derive(Config, Debug, PartialEq)]
 pub struct ClassifierTrainingConfig {
     /// The network: 2 spatial axes, the images' channels, the number of classes.
-    pub network: NoisyClassifierConfig,
+    pub network: LesionClassifierConfig,
     /// Optimiser steps.
     #[config(default = 300)]
     pub steps: usize,
@@ -54,7 +54,7 @@ pub fn train_classifier(
     images: Tensor<4>,
     labels: &[usize],
     seed: u64,
-) -> Result<NoisyClassifier> {
+) -> Result<LesionClassifier> {
     let n = images.dims()[0];
     if config.steps == 0 || config.batch == 0 {
         return Err(AppsError::config("steps/batch", "must be at least 1"));
@@ -70,15 +70,14 @@ pub fn train_classifier(
     let optimizer = AdamWConfig::new().with_weight_decay(1e-4).init();
     let mut trainer = Trainer::new(&trainer_config, model, optimizer, rng, &(config, n))?;
     let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
-    trainer.fit(|model: &NoisyClassifier, _step, rng: &mut SeededRng| -> Result<Tensor<1>> {
+    trainer.fit(|model: &LesionClassifier, _step, rng: &mut SeededRng| -> Result<Tensor<1>> {
         let picks: Vec<usize> = (0..config.batch).map(|_| rng.random_range(0..n)).collect();
         let index: Vec<i64> = picks.iter().map(|&i| i as i64).collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(index, [config.batch]), &device);
         let x = images.clone().select(0, index);
         let y: Vec<i64> = picks.iter().map(|&i| labels[i]).collect();
         let y = Tensor::<1, Int>::from_data(TensorData::new(y, [config.batch]), &device);
-        let t = Tensor::<1>::zeros([config.batch], &device);
-        Ok(model.log_prob(x, t, y)?.mean().neg())
+        Ok(model.log_prob(x, y)?.mean().neg())
     })?;
     Ok(trainer.into_model().valid())
 }
@@ -90,18 +89,17 @@ pub fn train_classifier(
 /// A configuration error naming `labels`, an `Undefined` AUROC when the labels hold a single
 /// group, and the network's errors.
 pub fn evaluate_classifier(
-    model: &NoisyClassifier,
+    model: &LesionClassifier,
     images: Tensor<4>,
     labels: &[usize],
 ) -> Result<ClassifierScores> {
     let n = images.dims()[0];
     check_labels(labels, n, model.num_classes)?;
-    let device: Device = images.device();
     let mut probabilities = Vec::with_capacity(n * model.num_classes);
     for start in (0..n).step_by(64) {
         let len = 64.min(n - start);
         let x = images.clone().narrow(0, start, len);
-        let logits = model.forward(x, Tensor::<1>::zeros([len], &device))?;
+        let logits = model.forward(x)?;
         probabilities.extend(host_values(softmax(logits, 1), "class probabilities")?);
     }
     let k = model.num_classes;

@@ -2,11 +2,13 @@
 //! several synthetic-to-real ratios and compare held-out accuracy and AUROC.
 
 mod classifier;
+mod network;
 mod study;
 
 pub use classifier::{
     ClassifierScores, ClassifierTrainingConfig, evaluate_classifier, train_classifier,
 };
+pub use network::{LesionClassifier, LesionClassifierConfig};
 pub use study::{
     AugmentationRow, AugmentationStudyConfig, run_augmentation_study, synthetic_allocation,
 };
