@@ -24,7 +24,7 @@ use medgen_diffusion::{
     DdimInverseScheduler, DdimSchedulerConfig, TimestepWindow, img2img_steps, sample,
 };
 
-use crate::anomaly::{residual_map, smooth_maps};
+use crate::anomaly::{check_smoothing, residual_map, smooth_maps};
 use crate::error::{AppsError, Result};
 use crate::images::check_images;
 
@@ -102,12 +102,7 @@ impl<N> CounterfactualExplainer<N> {
                 format!("must lie in 0..{num_classes}, got {}", config.target_class),
             ));
         }
-        if !(config.smoothing_sigma.is_finite() && config.smoothing_sigma >= 0.0) {
-            return Err(AppsError::config(
-                "smoothing_sigma",
-                format!("must be finite and >= 0, got {}", config.smoothing_sigma),
-            ));
-        }
+        check_smoothing(config.smoothing_sigma)?;
         medgen_core::check::ensure_non_empty(item_shape, "item_shape")?;
         Ok(Self { network, scheduler, config, num_classes, item_shape: item_shape.to_vec() })
     }

@@ -15,7 +15,7 @@ use medgen_diffusion::DdpmSchedulerConfig;
 use medgen_diffusion::variational_bound::variational_bound;
 
 use super::detector::{AnomalyDetector, AnomalyMaps};
-use super::map::smooth_maps;
+use super::map::{check_smoothing, smooth_maps};
 use crate::error::{AppsError, Result};
 use crate::images::check_images;
 
@@ -52,12 +52,7 @@ impl<N> LikelihoodDetector<N> {
                 format!("need at least one timestep, each in 0..{total}, got {timesteps:?}"),
             ));
         }
-        if !(smoothing_sigma.is_finite() && smoothing_sigma >= 0.0) {
-            return Err(AppsError::config(
-                "smoothing_sigma",
-                format!("must be finite and >= 0, got {smoothing_sigma}"),
-            ));
-        }
+        check_smoothing(smoothing_sigma)?;
         medgen_core::check::ensure_non_empty(item_shape, "item_shape")?;
         Ok(Self { network, scheduler, timesteps, smoothing_sigma, item_shape: item_shape.to_vec() })
     }

@@ -64,6 +64,17 @@ pub fn residual_map<const D: usize>(
     Ok(images.sub(reconstructions).abs().mean_dim(1))
 }
 
+/// Fails with a configuration error naming `smoothing_sigma` unless `σ` is finite and `≥ 0`.
+pub fn check_smoothing(sigma: f64) -> Result<()> {
+    if !(sigma.is_finite() && sigma >= 0.0) {
+        return Err(AppsError::config(
+            "smoothing_sigma",
+            format!("must be finite and >= 0, got {sigma}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Smooths each map of `maps` (`[N, 1, ...]`, any spatial rank) with a Gaussian of standard
 /// deviation `sigma` pixels along every spatial axis (separable, truncated at `⌈3σ⌉`, edge
 /// values repeated beyond the border, weights normalised to sum 1): small, isolated residuals
@@ -77,12 +88,7 @@ pub fn residual_map<const D: usize>(
 /// A configuration error naming `smoothing_sigma` unless `σ` is finite and `≥ 0`, and
 /// [`CoreError::Empty`] for empty maps.
 pub fn smooth_maps<const D: usize>(maps: Tensor<D>, sigma: f64) -> Result<Tensor<D>> {
-    if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(AppsError::config(
-            "smoothing_sigma",
-            format!("must be finite and >= 0, got {sigma}"),
-        ));
-    }
+    check_smoothing(sigma)?;
     let dims = maps.dims();
     medgen_core::check::ensure_non_empty(&dims, "anomaly maps")?;
     if sigma == 0.0 || D < 3 {

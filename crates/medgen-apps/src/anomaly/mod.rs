@@ -28,7 +28,7 @@ pub use evaluation::{
     AnomalyEvaluation, AnomalyEvaluationConfig, SizeBinResult, evaluate_anomaly_maps, evaluate_host,
 };
 pub use likelihood::LikelihoodDetector;
-pub use map::{ScorePooling, image_scores, residual_map, smooth_maps};
+pub use map::{ScorePooling, check_smoothing, image_scores, residual_map, smooth_maps};
 pub use multiscale::{CombinedDetector, PatchConfig, PatchDetector};
 pub use partial_diffusion::{PartialDiffusionConfig, PartialDiffusionDetector};
 pub use reconstruction::ReconstructionDetector;

@@ -21,7 +21,7 @@ use medgen_core::{Condition, SeededRng, TimeConditionedNetwork};
 use medgen_diffusion::{DdpmScheduler, DdpmSchedulerConfig, DiffusionError, StepStd};
 
 use super::detector::{AnomalyDetector, AnomalyMaps};
-use super::map::{residual_map, smooth_maps};
+use super::map::{check_smoothing, residual_map, smooth_maps};
 use crate::error::{AppsError, Result};
 use crate::images::check_images;
 
@@ -60,12 +60,7 @@ impl PartialDiffusionConfig {
                 num_train_timesteps,
             }));
         }
-        if !(self.smoothing_sigma.is_finite() && self.smoothing_sigma >= 0.0) {
-            return Err(AppsError::config(
-                "smoothing_sigma",
-                format!("must be finite and >= 0, got {}", self.smoothing_sigma),
-            ));
-        }
+        check_smoothing(self.smoothing_sigma)?;
         Ok(match self.num_inference_steps {
             None => (0..=t).rev().collect(),
             Some(k) if k == 0 || k > t + 1 => {

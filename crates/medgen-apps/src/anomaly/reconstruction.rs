@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use medgen_core::{Autoencoder, SeededRng};
 
 use super::detector::{AnomalyDetector, AnomalyMaps};
-use super::map::{residual_map, smooth_maps};
+use super::map::{check_smoothing, residual_map, smooth_maps};
 use crate::error::{AppsError, Result};
 use crate::images::check_images;
 
@@ -36,12 +36,7 @@ impl<A, const L: usize> ReconstructionDetector<A, L> {
         smoothing_sigma: f64,
         item_shape: &[usize],
     ) -> Result<Self> {
-        if !(smoothing_sigma.is_finite() && smoothing_sigma >= 0.0) {
-            return Err(AppsError::config(
-                "smoothing_sigma",
-                format!("must be finite and >= 0, got {smoothing_sigma}"),
-            ));
-        }
+        check_smoothing(smoothing_sigma)?;
         medgen_core::check::ensure_non_empty(item_shape, "item_shape")?;
         Ok(Self {
             name: name.into(),
