@@ -120,9 +120,10 @@ impl TrilemmaReport {
         const PANEL_W: usize = 220;
         const BAR_H: usize = 14;
         const TOP: usize = 28;
+        const LABELS: usize = 130;
         let rows = self.entries.len().max(1);
         let height = TOP + rows * (BAR_H + 6) + 24;
-        let mut canvas = RgbImage::new(3 * PANEL_W + 120, height, [255, 255, 255]);
+        let mut canvas = RgbImage::new(LABELS + 3 * (PANEL_W + 4), height, [255, 255, 255]);
         let black: Rgb = [0, 0, 0];
         for (i, e) in self.entries.iter().enumerate() {
             let y = (TOP + i * (BAR_H + 6)) as i64;
@@ -139,7 +140,7 @@ impl TrilemmaReport {
             ("likelihood: bits/dim", bpd),
         ];
         for (p, (title, values)) in panels.iter().enumerate() {
-            let x0 = 110 + p * (PANEL_W + 4);
+            let x0 = LABELS + p * (PANEL_W + 4);
             draw_text(&mut canvas, x0 as i64, 6, title, black);
             let max = values.iter().flatten().fold(0.0f64, |a, &b| a.max(b)).max(1e-12);
             for (i, value) in values.iter().enumerate() {
