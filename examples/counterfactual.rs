@@ -14,7 +14,7 @@
 //! 4. `counterfactual.png`: image / counterfactual / difference map / truth.
 //!
 //! ```sh
-//! cargo run --release --example counterfactual -- --out out/counterfactual   # about 8 minutes on 2 cores
+//! cargo run --release --example counterfactual -- --out out/counterfactual   # about 9 minutes on 2 cores
 //! # your own data: DIR/healthy/*.png and DIR/lesion/*.png to train on, DIR/test/*.png with
 //! # DIR/masks/*.png (same names, lesion > 0) to score
 //! cargo run --release --example counterfactual -- --data DIR

@@ -14,7 +14,7 @@
 //!    to the training images they copy.
 //!
 //! ```sh
-//! cargo run --release --example privacy -- --out out/privacy     # about 10 minutes on 2 cores
+//! cargo run --release --example privacy -- --out out/privacy     # about 6 minutes on 2 cores
 //! # your own images (a folder of PNGs; the last fifth is held out for calibration):
 //! cargo run --release --example privacy -- --data DIR
 //! ```
@@ -61,8 +61,8 @@ struct Args {
     /// Training steps of the generalising model.
     #[arg(long, default_value_t = 600)]
     steps: usize,
-    /// Training steps of the memorising model (overfitting takes long).
-    #[arg(long, default_value_t = 2400)]
+    /// Training steps of the memorising model (more steps, more copies).
+    #[arg(long, default_value_t = 600)]
     memoriser_steps: usize,
     /// Samples screened per model.
     #[arg(long, default_value_t = 48)]
@@ -118,7 +118,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let recipe = DiffusionRecipe::new().with_channels(channels).with_steps(args.steps);
     let on_train = |x: &Tensor<4>| Tensor::<4>::from_data(x.to_data(), &train_device);
     let general = recipe.train(&on_train(&train), None, args.seed + 1, "generalising DDPM")?;
-    let memoriser = recipe.clone().with_batch(8).train(
+    let memoriser = recipe.clone().with_batch(8).with_steps(args.memoriser_steps).train(
         &on_train(&few),
         None,
         args.seed + 2,

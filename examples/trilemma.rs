@@ -29,7 +29,7 @@
 //!    `samples.png` (row 1: held-out images, then one row per family) into `--out`.
 //!
 //! ```sh
-//! cargo run --release --example trilemma -- --out out/trilemma    # about 10 minutes on 2 cores
+//! cargo run --release --example trilemma -- --out out/trilemma    # about 13 minutes on 2 cores
 //! # your own images (square PNGs of a power-of-two size >= 8; the last fifth is held out):
 //! cargo run --release --example trilemma -- --data DIR
 //! ```
