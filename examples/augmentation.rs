@@ -12,7 +12,7 @@
 //! 4. `augmentation.png`: synthetic healthy (top) and lesion (bottom) images.
 //!
 //! ```sh
-//! cargo run --release --example augmentation -- --out out/augmentation   # about 9 minutes on 2 cores
+//! cargo run --release --example augmentation -- --out out/augmentation   # about 13 minutes on 2 cores
 //! # your own data: DIR/healthy/*.png and DIR/lesion/*.png (the first --real images of the
 //! # shuffled union are the classifier's real set, the last fifth is held out)
 //! cargo run --release --example augmentation -- --data DIR
