@@ -15,13 +15,13 @@
 //! [`evaluate_anomaly_maps`] scores maps against lesion masks: pixel AUROC/AUPRC, best Dice,
 //! image AUROC and per-lesion-size results.
 
-mod detector;
-mod evaluation;
-mod likelihood;
-mod map;
-mod multiscale;
-mod partial_diffusion;
-mod reconstruction;
+pub mod detector;
+pub mod evaluation;
+pub mod likelihood;
+pub mod map;
+pub mod multiscale;
+pub mod partial_diffusion;
+pub mod reconstruction;
 
 pub use detector::{AnomalyDetector, AnomalyMaps};
 pub use evaluation::{

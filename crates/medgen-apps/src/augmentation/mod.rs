@@ -1,9 +1,9 @@
 //! Augmentation studies: train a downstream classifier on real plus synthetic images at
 //! several synthetic-to-real ratios and compare held-out accuracy and AUROC.
 
-mod classifier;
-mod network;
-mod study;
+pub mod classifier;
+pub mod network;
+pub mod study;
 
 pub use classifier::{
     ClassifierScores, ClassifierTrainingConfig, evaluate_classifier, train_classifier,
