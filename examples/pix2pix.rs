@@ -1,8 +1,11 @@
 //! # pix2pix on paired phantoms: low-dose denoising and T1 → T2 synthesis
 //!
 //! 1. build paired data from the synthetic phantoms: (a) clean phantoms and a simulated
-//!    low-dose acquisition of them (Poisson photon counts on `I = I₀ exp(−μ)`), (b) the T1-like
-//!    phantom and a T2-like rendering of the same anatomy;
+//!    low-dose CT scan of them: parallel-beam projections, Poisson photon counts
+//!    `n ~ Poisson(I₀ e^{−p})` per detector bin and filtered back-projection
+//!    (`medgen_recon::LowDoseConfig::acquire`; `--dose-model image` draws the counts per pixel
+//!    instead, the older image-domain approximation), (b) the T1-like phantom and a T2-like
+//!    rendering of the same anatomy;
 //! 2. train a U-Net generator against a conditional PatchGAN with `λ·L1` (`λ = 100`) for each
 //!    task with `medgen_gan::Pix2PixConfig`; the denoiser predicts a residual,
 //!    `ŷ = clamp(x + G(x), −1, 1)` (residual learning as in DnCNN/RED-CNN: it starts as the
@@ -21,17 +24,22 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use medgen::burn::module::Module;
+use medgen::burn::tensor::TensorData;
 use medgen::burn::tensor::{Device, Tensor};
 use medgen::core::Condition;
 use medgen::core::{DeviceChoice, init_seeded, seeded_rng};
+use medgen::core::{SeededRng, read_values};
 use medgen::data::{
-    LowDoseNoise, PairedImages, PhantomConfig, TissueContrast, contrast_pairs, low_dose_pairs,
+    LowDoseNoise, PairedImages, PhantomBatch, PhantomConfig, TissueContrast, contrast_pairs,
+    low_dose_pairs,
 };
 use medgen::gan::{
     GanTrainerConfig, Generator, NormKind, PairedSet, PatchGanConfig, Pix2PixConfig, UNetGenerator,
     UNetGeneratorConfig, translate,
 };
 use medgen::metrics::{SsimConfig, psnr_batch, ssim_batch};
+use medgen::recon::ct::evenly_spaced_angles;
+use medgen::recon::{FbpFilter, LowDoseConfig, ParallelBeamProjector};
 use medgen::train::TrainingProgress;
 use medgen::train::viz::GridBuilder;
 
@@ -63,6 +71,22 @@ struct Args {
     /// cpu | wgpu | wgpu-cpu.
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// Where the low-dose noise is drawn: `sinogram` (photon counts per detector bin, then
+    /// filtered back-projection) or `image` (photon counts per pixel).
+    #[arg(long, default_value = "sinogram")]
+    dose_model: DoseModel,
+    /// Incident photons per detector bin of the sinogram model.
+    #[arg(long, default_value_t = 2e4)]
+    incident_photons: f64,
+}
+
+/// Where the low-dose acquisition adds its noise.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum DoseModel {
+    /// Poisson counts per detector bin of a parallel-beam scan, reconstructed by FBP.
+    Sinogram,
+    /// Poisson counts per pixel of the image (the image-domain approximation).
+    Image,
 }
 
 /// Pairs for training and for the held-out evaluation.
@@ -91,12 +115,17 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 1. Paired data. Denoising targets are noise-free phantoms.
     let clean = PhantomConfig::new(size).with_noise_std(0.0).generate_batch(n, &mut rng)?;
-    let noise = LowDoseNoise::low_dose_ct();
-    let denoising = low_dose_pairs(&clean, &noise, &mut rng)?;
+    let denoising = match args.dose_model {
+        DoseModel::Image => low_dose_pairs(&clean, &LowDoseNoise::low_dose_ct(), &mut rng)?,
+        DoseModel::Sinogram => {
+            sinogram_low_dose_pairs(&clean, args.incident_photons, &device, &mut rng)?
+        }
+    };
     let t1 = PhantomConfig::new(size).generate_batch(n, &mut rng)?;
     let synthesis = contrast_pairs(&t1, &TissueContrast::new(), &mut rng)?;
     println!(
-        "{n} pairs of {size}x{size} per task ({TEST_PAIRS} held out); low-dose model {noise:?}"
+        "{n} pairs of {size}x{size} per task ({TEST_PAIRS} held out); low-dose model {:?}",
+        args.dose_model
     );
 
     let config = Pix2PixConfig::new(GanTrainerConfig::new(steps))
@@ -232,4 +261,34 @@ impl Task<'_> {
         let rows = |t: Tensor<4>| t.narrow(0, 0, PANEL);
         Ok([rows(test_source), rows(output), rows(test_target)])
     }
+}
+
+/// Low-dose CT pairs simulated where the noise arises: each clean phantom (attenuation in
+/// [0, 1]) is projected over `2 S` views, photon counts are drawn per detector bin with
+/// `incident_photons` and the noisy sinogram is reconstructed by Shepp-Logan FBP.
+fn sinogram_low_dose_pairs(
+    clean: &PhantomBatch,
+    incident_photons: f64,
+    device: &Device,
+    rng: &mut SeededRng,
+) -> Result<PairedImages, Box<dyn Error>> {
+    let size = clean.spatial[0];
+    let projector = ParallelBeamProjector::new(
+        size,
+        &evenly_spaced_angles(2 * size),
+        FbpFilter::SheppLogan,
+        device,
+    )?;
+    let dose = LowDoseConfig::new(incident_photons);
+    let item = size * size;
+    let mut source = Vec::with_capacity(clean.images.len());
+    // In chunks, to bound the projector's gather buffers.
+    for chunk in clean.images.chunks(64 * item) {
+        let n = chunk.len() / item;
+        let images =
+            Tensor::<4>::from_data(TensorData::new(chunk.to_vec(), [n, 1, size, size]), device);
+        let noisy = dose.acquire(&projector, images, rng)?.clamp(0.0, 1.0);
+        source.extend(read_values::<f32, 4, _>(noisy, "low-dose images")?);
+    }
+    Ok(PairedImages { spatial: clean.spatial.clone(), source, target: clean.images.clone() })
 }

@@ -18,6 +18,7 @@
 //! | [`seg`] | `medgen-seg` | segmentation by flow matching or diffusion over SDFs, ensembles, 3D patches |
 //! | [`metrics`] | `medgen-metrics` | Fréchet distance, image quality, detection and segmentation metrics |
 //! | [`apps`] | `medgen-apps` | anomaly detection, counterfactual lesion localisation, privacy filter, augmentation studies, the trilemma report |
+//! | [`recon`] | `medgen-recon` | k-space MRI and parallel-beam CT measurement models, data-consistent and posterior-sampling reconstruction |
 //!
 //! No crate names a Burn backend: pick one at run time with a [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU, `Device::wgpu(..)` on a GPU), or by name through
@@ -41,6 +42,8 @@ pub use medgen_gan as gan;
 pub use medgen_metrics as metrics;
 #[cfg(feature = "nn")]
 pub use medgen_nn as nn;
+#[cfg(feature = "recon")]
+pub use medgen_recon as recon;
 #[cfg(feature = "sdf")]
 pub use medgen_sdf as sdf;
 #[cfg(feature = "seg")]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// The layer of every crate: a crate may depend only on crates of a lower layer.
 /// `medgen-testing` is a dev-dependency of every crate and a normal dependency of none.
-const LAYERS: [(&str, usize); 14] = [
+const LAYERS: [(&str, usize); 15] = [
     ("medgen-core", 0),
     ("medgen-testing", 1),
     ("medgen-nn", 1),
@@ -22,6 +22,7 @@ const LAYERS: [(&str, usize); 14] = [
     ("medgen-vae", 3),
     ("medgen-seg", 3),
     ("medgen-apps", 3),
+    ("medgen-recon", 3),
     ("medgen", 4),
 ];
 
