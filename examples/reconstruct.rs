@@ -15,8 +15,8 @@
 //!    the best one and the pixelwise variance of an ensemble.
 //!
 //! ```sh
-//! cargo run --release --example reconstruct -- --out out/reconstruct   # about 13 minutes on 2 cores
-//! # again, reusing the trained prior (about 6 minutes):
+//! cargo run --release --example reconstruct -- --out out/reconstruct   # about 9 minutes on 2 cores
+//! # again, reusing the trained prior (about 2 minutes):
 //! cargo run --release --example reconstruct -- --checkpoint out/reconstruct/prior.ckpt
 //! # your own images: DIR/train/*.png and DIR/test/*.png (square, the same size)
 //! cargo run --release --example reconstruct -- --data DIR --out out/mine

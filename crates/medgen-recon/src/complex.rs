@@ -2,10 +2,8 @@
 //! imaginary part (fastMRI's trailing complex axis, moved to the channel axis so complex
 //! images are ordinary image tensors for the networks).
 
-use burn::tensor::Tensor;
-use medgen_core::CoreError;
-
 use crate::error::Result;
+use burn::tensor::Tensor;
 
 /// Checks that `x` is `[N, 2, *spatial]` with `N ≥ 1`, naming `what` otherwise.
 pub(crate) fn check_complex<const D: usize>(
@@ -13,18 +11,9 @@ pub(crate) fn check_complex<const D: usize>(
     spatial: &[usize],
     what: &str,
 ) -> Result<()> {
-    let dims = x.dims();
-    let mut expected = vec![dims[0].max(1), 2];
-    expected.extend_from_slice(spatial);
-    if dims.len() != expected.len() || dims[0] == 0 || dims[1..] != expected[1..] {
-        return Err(CoreError::ShapeMismatch {
-            what: what.to_string(),
-            expected: format_shape(&expected),
-            got: dims.to_vec(),
-        }
-        .into());
-    }
-    Ok(())
+    let mut per_item = vec![2];
+    per_item.extend_from_slice(spatial);
+    crate::operator::check_batch_shape(x, &per_item, what)
 }
 
 /// `[N, C, *S]` written with `N` for the free batch size.
