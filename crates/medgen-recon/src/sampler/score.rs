@@ -114,10 +114,15 @@ impl<const D: usize> Reconstruct<D> for ScoreReconstruction {
                     let grad = self.score(network, x.clone(), t)?;
                     nfe += 1;
                     let noise = gaussian_like(&x, rng)?;
-                    let ratio = mean_norm(noise.clone()) / mean_norm(grad.clone()).max(1e-20);
-                    let step = 2.0 * alpha * (corrector.snr * ratio).powi(2);
+                    // δ = 2α (snr ‖z‖/‖s_θ‖)², kept on the device (no read-back per step).
+                    let ratio =
+                        mean_norm(noise.clone()).div(mean_norm(grad.clone()).clamp_min(1e-20));
+                    let step: Tensor<D> = ratio
+                        .powi_scalar(2)
+                        .mul_scalar(2.0 * alpha * corrector.snr.powi(2))
+                        .reshape([1; D]);
                     let moved =
-                        x.add(grad.mul_scalar(step)).add(noise.mul_scalar((2.0 * step).sqrt()));
+                        x.add(grad.mul(step.clone())).add(noise.mul(step.mul_scalar(2.0).sqrt()));
                     x = self.consistent(operator, moved, &y, t, rng)?;
                 }
             }
@@ -138,9 +143,8 @@ impl<const D: usize> Reconstruct<D> for ScoreReconstruction {
     }
 }
 
-/// The batch mean of the per-item L2 norms (read back: the Langevin step size is a scalar).
-fn mean_norm<const D: usize>(x: Tensor<D>) -> f64 {
+/// The batch mean of the per-item L2 norms of `x` (`[N, ...]`), as a `[1]` tensor.
+fn mean_norm<const D: usize>(x: Tensor<D>) -> Tensor<1> {
     let batch = x.dims()[0];
-    let norms = x.reshape([batch as i32, -1]).powi_scalar(2).sum_dim(1).sqrt().mean();
-    f64::from(norms.into_scalar::<f32>())
+    x.reshape([batch as i32, -1]).powi_scalar(2).sum_dim(1).sqrt().mean()
 }
