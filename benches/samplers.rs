@@ -35,9 +35,11 @@ use medgen::train::{Trainer, TrainerConfig, TrainingObjective, WarmupCosineConfi
 /// Sampler steps per scheduler-only iteration.
 const STEPS: usize = 10;
 
-/// Runs every step of `scheduler` (set to [`STEPS`] steps) on `sample` with the fixed model
-/// output `output`, and reads one value back so that the work is done.
+/// Sets [`STEPS`] steps (restarting the multistep schedulers' memory), runs every step of
+/// `scheduler` on `sample` with the fixed model output `output`, and reads one value back so
+/// that the work is done.
 fn run_schedule(scheduler: &mut dyn Scheduler<4>, output: &Tensor<4>, sample: &Tensor<4>) -> f32 {
+    scheduler.set_timesteps(STEPS).expect("scheduler steps");
     let mut rng = seeded_rng(0);
     let timesteps = scheduler.timesteps();
     let mut x = sample.clone();
@@ -66,7 +68,19 @@ fn bench_one(c: &mut Criterion, name: &str, shape: [usize; 4], device: &Device) 
 fn scheduler_steps(c: &mut Criterion) {
     let device = Device::flex();
     for shape in [[16, 1, 32, 32], [1, 4, 64, 64]] {
-        for name in ["ddpm", "ddim", "euler", "heun", "dpm++2m"] {
+        for name in [
+            "ddpm",
+            "ddim",
+            "euler",
+            "heun",
+            "k-dpm++2m",
+            "dpm++2m",
+            "dpm++3m",
+            "dpm++2m-sde",
+            "euler-ancestral",
+            "pndm",
+            "rflow",
+        ] {
             bench_one(c, name, shape, &device);
         }
     }

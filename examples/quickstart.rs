@@ -7,7 +7,8 @@
 //!    AdamW, warm-up + cosine learning rate, gradient clipping, an EMA of the weights and a
 //!    resumable checkpoint;
 //! 3. sample new phantoms from the EMA weights with DDIM (or any scheduler by name: `ddpm`,
-//!    `euler`, `heun`, `dpm++2m`, each sigma sampler also with `-karras`);
+//!    `euler`, `heun`, `dpm++2m`, `dpm++3m`, `dpm++2m-sde`, each also with `-karras`,
+//!    `euler-ancestral`, `pndm`, `plms`; see docs/schedulers.md);
 //! 4. write `samples.png`, `loss.png` and `checkpoints/step-*.ckpt` into `--out`.
 //!
 //! ```sh
@@ -58,7 +59,8 @@ struct Args {
     /// U-Net base channels, a multiple of 8.
     #[arg(long, default_value_t = 16)]
     channels: usize,
-    /// ddpm | ddim | euler | heun | dpm++2m, the last three also with -karras.
+    /// ddpm | ddim | euler | heun | dpm++2m | dpm++3m | dpm++2m-sde (each also -karras) |
+    /// euler-ancestral | pndm | plms.
     #[arg(long, default_value = "ddim")]
     sampler: String,
     /// Sampler steps.

@@ -13,8 +13,11 @@
 //! - [`ddpm`] ([`DdpmScheduler`]) and [`ddim`] ([`DdimScheduler`]), both implementing the
 //!   [`Scheduler`] trait (`set_timesteps`, `timesteps`, `step` → previous sample and `x̂₀`);
 //!   [`inversion`] ([`DdimInverseScheduler`]) and [`slerp()`] between latents.
-//! - [`sigma_scheduler`]: Euler, Heun and DPM-Solver++ 2M on (Karras) [`sigmas`], the fast
-//!   deterministic samplers of the probability-flow ODE.
+//! - [`sigma_scheduler`]: Euler, Heun and k-diffusion's DPM-Solver++ 2M on (Karras)
+//!   [`sigmas`]; [`dpm_solver`]: diffusers' `DPMSolverMultistepScheduler` (DPM-Solver++ 1–3M
+//!   and its SDE variant on diffusers' own grid); [`euler_ancestral`]; [`pndm`] (PRK + PLMS).
+//! - [`rectified_flow`]: MONAI's `RFlowScheduler` (velocity `x₀ − ε`, uniform or logit-normal
+//!   training times, resolution-dependent shift) with its loss in [`rflow_training`].
 //! - [`sampling`]: the one sampling loop over any
 //!   [`TimeConditionedNetwork`](medgen_core::TimeConditionedNetwork) and any scheduler, with
 //!   classifier-free [`guidance`], reporting the number of network evaluations.
@@ -53,16 +56,21 @@
 pub mod classifier_guidance;
 pub mod ddim;
 pub mod ddpm;
+pub mod dpm_solver;
 pub mod error;
+pub mod euler_ancestral;
 pub mod forward_process;
 pub mod guidance;
 pub mod img2img;
 pub mod inversion;
 pub mod noisy_classifier;
 pub mod pipeline;
+pub mod pndm;
 pub mod prediction;
 pub mod probability_flow;
+pub mod rectified_flow;
 pub mod repaint;
+pub mod rflow_training;
 pub mod sampling;
 pub mod schedule;
 pub mod scheduler;
@@ -77,6 +85,8 @@ pub mod timesteps;
 pub mod training;
 pub mod variational_bound;
 
+mod diffusers_grid;
+mod flat_tensor;
 mod guided_network;
 mod torch_numerics;
 
@@ -89,15 +99,22 @@ pub use ddpm::{
     DdpmPosterior, DdpmScheduler, DdpmSchedulerConfig, DdpmStepOutput, PosteriorCoefficients,
     StepStd, VarianceType,
 };
+pub use dpm_solver::{
+    DpmAlgorithm, DpmSolverMultistepConfig, DpmSolverMultistepScheduler, DpmSolverType, FinalSigmas,
+};
 pub use error::{DiffusionError, Result};
+pub use euler_ancestral::{EulerAncestralConfig, EulerAncestralScheduler};
 pub use guidance::{ClassifierFreeGuidance, GuidanceConfig, rescale_noise_cfg};
 pub use img2img::{ForwardNoising, img2img, img2img_steps};
 pub use inversion::DdimInverseScheduler;
 pub use noisy_classifier::{NoisyClassifier, NoisyClassifierConfig};
 pub use pipeline::DiffusionPipeline;
+pub use pndm::{PndmConfig, PndmScheduler};
 pub use prediction::{Denoised, PredictionType};
 pub use probability_flow::{ProbabilityFlow, ProbabilityFlowConfig};
+pub use rectified_flow::{RFlowConfig, RFlowScheduler, TimeSampling, timestep_transform};
 pub use repaint::{RepaintConfig, RepaintScheduler, repaint_timesteps};
+pub use rflow_training::RFlowLoss;
 pub use sampling::{SamplingOutput, sample};
 pub use schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
 pub use scheduler::{Scheduler, StepOutput, Timestep};

@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::ddim::DdimSchedulerConfig;
 use crate::ddpm::DdpmSchedulerConfig;
+use crate::dpm_solver::{DpmAlgorithm, DpmSolverMultistepConfig};
 use crate::error::{DiffusionError, Result};
+use crate::euler_ancestral::EulerAncestralConfig;
+use crate::pndm::PndmConfig;
 use crate::prediction::PredictionType;
+use crate::rectified_flow::RFlowConfig;
 use crate::scheduler::Scheduler;
 use crate::sigma_scheduler::{SigmaSchedulerConfig, SigmaSolver};
 
@@ -23,24 +27,43 @@ pub enum SchedulerConfig {
     Ddpm(DdpmSchedulerConfig),
     /// DDIM, deterministic for `η = 0` (diffusers' `DDIMScheduler`).
     Ddim(DdimSchedulerConfig),
-    /// A probability-flow ODE solver on a sigma grid: Euler, Heun or DPM-Solver++ 2M
-    /// (diffusers' `EulerDiscreteScheduler`, `HeunDiscreteScheduler`,
-    /// `DPMSolverMultistepScheduler`).
+    /// A probability-flow ODE solver on the Euler sigma grid: Euler, Heun (diffusers'
+    /// `EulerDiscreteScheduler`, `HeunDiscreteScheduler`) or k-diffusion's DPM-Solver++ 2M.
     Sigma(SigmaSchedulerConfig),
+    /// DPM-Solver++ 1–3M and its SDE variant (diffusers' `DPMSolverMultistepScheduler`).
+    DpmSolver(DpmSolverMultistepConfig),
+    /// Ancestral Euler (diffusers' `EulerAncestralDiscreteScheduler`).
+    EulerAncestral(EulerAncestralConfig),
+    /// PRK + PLMS, or PLMS alone (diffusers' `PNDMScheduler`).
+    Pndm(PndmConfig),
+    /// Rectified flow with Euler steps (MONAI's `RFlowScheduler`); the network predicts
+    /// `x₀ − ε`.
+    #[serde(rename = "rflow")]
+    RFlow(RFlowConfig),
 }
 
 impl SchedulerConfig {
     /// The names [`SchedulerConfig::from_name`] accepts (diffusers' class names are accepted
     /// too, e.g. `DDIMScheduler`).
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 18] = [
         "ddpm",
         "ddim",
         "euler",
         "euler-karras",
         "heun",
         "heun-karras",
+        "k-dpm++2m",
+        "k-dpm++2m-karras",
         "dpm++2m",
         "dpm++2m-karras",
+        "dpm++3m",
+        "dpm++3m-karras",
+        "dpm++2m-sde",
+        "dpm++2m-sde-karras",
+        "euler-ancestral",
+        "pndm",
+        "plms",
+        "rflow",
     ];
 
     /// The default configuration of the scheduler called `name` (one of [`Self::NAMES`] or a
@@ -55,6 +78,15 @@ impl SchedulerConfig {
                 SigmaSchedulerConfig::new().with_solver(solver).with_use_karras_sigmas(karras),
             ))
         };
+        let dpm = |order, algorithm, karras| {
+            Ok(Self::DpmSolver(
+                DpmSolverMultistepConfig::new()
+                    .with_solver_order(order)
+                    .with_algorithm_type(algorithm)
+                    .with_use_karras_sigmas(karras),
+            ))
+        };
+        let (ode, sde) = (DpmAlgorithm::DpmSolverPlusPlus, DpmAlgorithm::SdeDpmSolverPlusPlus);
         match name.to_ascii_lowercase().as_str() {
             "ddpm" | "ddpmscheduler" => Ok(Self::Ddpm(DdpmSchedulerConfig::new())),
             "ddim" | "ddimscheduler" => Ok(Self::Ddim(DdimSchedulerConfig::new())),
@@ -62,10 +94,20 @@ impl SchedulerConfig {
             "euler-karras" => sigma(SigmaSolver::Euler, true),
             "heun" | "heundiscretescheduler" => sigma(SigmaSolver::Heun, false),
             "heun-karras" => sigma(SigmaSolver::Heun, true),
-            "dpm++2m" | "dpmsolvermultistepscheduler" => {
-                sigma(SigmaSolver::DpmSolverPlusPlus2M, false)
+            "k-dpm++2m" => sigma(SigmaSolver::DpmSolverPlusPlus2M, false),
+            "k-dpm++2m-karras" => sigma(SigmaSolver::DpmSolverPlusPlus2M, true),
+            "dpm++2m" | "dpmsolvermultistepscheduler" => dpm(2, ode, false),
+            "dpm++2m-karras" => dpm(2, ode, true),
+            "dpm++3m" => dpm(3, ode, false),
+            "dpm++3m-karras" => dpm(3, ode, true),
+            "dpm++2m-sde" => dpm(2, sde, false),
+            "dpm++2m-sde-karras" => dpm(2, sde, true),
+            "euler-ancestral" | "euler_a" | "eulerancestraldiscretescheduler" => {
+                Ok(Self::EulerAncestral(EulerAncestralConfig::new()))
             }
-            "dpm++2m-karras" => sigma(SigmaSolver::DpmSolverPlusPlus2M, true),
+            "pndm" | "pndmscheduler" => Ok(Self::Pndm(PndmConfig::new())),
+            "plms" => Ok(Self::Pndm(PndmConfig::new().with_skip_prk_steps(true))),
+            "rflow" | "rflowscheduler" => Ok(Self::RFlow(RFlowConfig::new())),
             _ => Err(DiffusionError::config(
                 "scheduler",
                 format!("unknown name `{name}`; known: {}", Self::NAMES.join(", ")),
@@ -83,9 +125,25 @@ impl SchedulerConfig {
                 (SigmaSolver::Euler, true) => "euler-karras",
                 (SigmaSolver::Heun, false) => "heun",
                 (SigmaSolver::Heun, true) => "heun-karras",
-                (SigmaSolver::DpmSolverPlusPlus2M, false) => "dpm++2m",
-                (SigmaSolver::DpmSolverPlusPlus2M, true) => "dpm++2m-karras",
+                (SigmaSolver::DpmSolverPlusPlus2M, false) => "k-dpm++2m",
+                (SigmaSolver::DpmSolverPlusPlus2M, true) => "k-dpm++2m-karras",
             },
+            Self::DpmSolver(c) => {
+                let sde = c.algorithm_type == DpmAlgorithm::SdeDpmSolverPlusPlus;
+                match (c.solver_order, sde, c.use_karras_sigmas) {
+                    (2, false, false) => "dpm++2m",
+                    (2, false, true) => "dpm++2m-karras",
+                    (3, false, false) => "dpm++3m",
+                    (3, false, true) => "dpm++3m-karras",
+                    (2, true, false) => "dpm++2m-sde",
+                    (2, true, true) => "dpm++2m-sde-karras",
+                    _ => "dpm-solver++",
+                }
+            }
+            Self::EulerAncestral(_) => "euler-ancestral",
+            Self::Pndm(c) if c.skip_prk_steps => "plms",
+            Self::Pndm(_) => "pndm",
+            Self::RFlow(_) => "rflow",
         }
     }
 
@@ -95,6 +153,10 @@ impl SchedulerConfig {
             Self::Ddpm(c) => c.num_train_timesteps,
             Self::Ddim(c) => c.num_train_timesteps,
             Self::Sigma(c) => c.num_train_timesteps,
+            Self::DpmSolver(c) => c.num_train_timesteps,
+            Self::EulerAncestral(c) => c.num_train_timesteps,
+            Self::Pndm(c) => c.num_train_timesteps,
+            Self::RFlow(c) => c.num_train_timesteps,
         }
     }
 
@@ -104,6 +166,12 @@ impl SchedulerConfig {
             Self::Ddpm(c) => Self::Ddpm(c.with_prediction_type(prediction_type)),
             Self::Ddim(c) => Self::Ddim(c.with_prediction_type(prediction_type)),
             Self::Sigma(c) => Self::Sigma(c.with_prediction_type(prediction_type)),
+            Self::DpmSolver(c) => Self::DpmSolver(c.with_prediction_type(prediction_type)),
+            Self::EulerAncestral(c) => {
+                Self::EulerAncestral(c.with_prediction_type(prediction_type))
+            }
+            Self::Pndm(c) => Self::Pndm(c.with_prediction_type(prediction_type)),
+            Self::RFlow(c) => Self::RFlow(c.with_prediction_type(prediction_type)),
         }
     }
 
@@ -120,6 +188,10 @@ impl SchedulerConfig {
             Self::Ddpm(c) => Box::new(c.init()?),
             Self::Ddim(c) => Box::new(c.init()?),
             Self::Sigma(c) => Box::new(c.init()?),
+            Self::DpmSolver(c) => Box::new(c.init()?),
+            Self::EulerAncestral(c) => Box::new(c.init()?),
+            Self::Pndm(c) => Box::new(c.init()?),
+            Self::RFlow(c) => Box::new(c.init()?),
         };
         scheduler.set_timesteps(num_inference_steps)?;
         Ok(scheduler)
@@ -152,18 +224,25 @@ mod tests {
             assert_eq!(config.name(), name);
             let scheduler = config.build::<4>(10).unwrap();
             let steps = scheduler.timesteps();
-            // Heun evaluates twice per interval except the last one.
-            let expected = if name.starts_with("heun") { 19 } else { 10 };
+            // Heun evaluates twice per interval except the last one; PNDM's Runge-Kutta
+            // warm-up takes four evaluations for each of its three intervals, PLMS alone
+            // evaluates the first interval twice.
+            let expected = match name {
+                "heun" | "heun-karras" => 19,
+                "pndm" => 19,
+                "plms" => 11,
+                _ => 10,
+            };
             assert_eq!(steps.len(), expected, "{name}");
             let discrete = matches!(steps[0], Timestep::Discrete(_));
-            assert_eq!(discrete, name == "ddpm" || name == "ddim", "{name}");
+            assert_eq!(discrete, matches!(name, "ddpm" | "ddim" | "pndm" | "plms"), "{name}");
         }
         assert_eq!(SchedulerConfig::from_name("DDIMScheduler").unwrap().name(), "ddim");
     }
 
     #[test]
     fn unknown_names_and_step_counts_are_typed_errors() {
-        let err = SchedulerConfig::from_name("plms").unwrap_err();
+        let err = SchedulerConfig::from_name("lms").unwrap_err();
         assert!(err.to_string().contains("scheduler"), "{err}");
         assert!(err.to_string().contains("dpm++2m"), "{err}");
         let ddim = SchedulerConfig::from_name("ddim").unwrap();
@@ -178,6 +257,8 @@ mod tests {
         let json = serde_json::to_string(&config).unwrap();
         let back: SchedulerConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back.name(), "dpm++2m-karras");
-        assert!(json.contains("\"scheduler\":\"sigma\""), "{json}");
+        assert!(json.contains("\"scheduler\":\"dpm_solver\""), "{json}");
+        let rflow = serde_json::to_string(&SchedulerConfig::from_name("rflow").unwrap()).unwrap();
+        assert!(rflow.contains("\"scheduler\":\"rflow\""), "{rflow}");
     }
 }

@@ -1,5 +1,8 @@
 //! Fast deterministic samplers of the probability-flow ODE on a sigma grid: Euler, Heun
-//! (Karras et al., 2022) and DPM-Solver++ 2M (Lu et al., 2022), optionally on Karras sigmas.
+//! (Karras et al., 2022) and DPM-Solver++ 2M (Lu et al., 2022) as k-diffusion's
+//! `sample_dpmpp_2m` takes it on the same grid, optionally on Karras sigmas. For diffusers'
+//! `DPMSolverMultistepScheduler`, with its own timestep grid, see
+//! [`DpmSolverMultistepScheduler`](crate::DpmSolverMultistepScheduler).
 //!
 //! The sample lives at scale `x = x₀ + σ ε` (the model sees `x / √(σ²+1)`), and the ODE is
 //! `dx/dσ = (x − D(x; σ)) / σ` with `D` the model's `x̂₀`.
@@ -30,8 +33,9 @@ pub enum SigmaSolver {
     Heun,
     /// DPM-Solver++ 2M: with `h = ln(σ_i/σ_{i+1})`, `r = ln(σ_{i−1}/σ_i)/h`,
     /// `x_{i+1} = (σ_{i+1}/σ_i) x_i − expm1(−h) D̃`, `D̃ = (1 + 1/2r) D_i − D_{i−1}/2r`
-    /// (first order at the first and last step); `n` evaluations (diffusers'
-    /// `DPMSolverMultistepScheduler`, `dpmsolver++`, order 2, midpoint).
+    /// (first order at the first and last step); `n` evaluations on the Euler grid
+    /// (k-diffusion's `sample_dpmpp_2m`; diffusers' `DPMSolverMultistepScheduler` builds
+    /// another grid: [`DpmSolverMultistepScheduler`](crate::DpmSolverMultistepScheduler)).
     #[serde(rename = "dpmsolver++_2m")]
     DpmSolverPlusPlus2M,
 }

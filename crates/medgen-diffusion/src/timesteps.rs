@@ -157,7 +157,7 @@ impl InferenceTimesteps {
 
 /// `round(numpy.arange(T, 0, −T/n)) − 1`, reproducing numpy's float64 arithmetic: the length
 /// is `⌈T / (T/n)⌉` and element `i ≥ 2` is `T + i·δ'` with `δ' = (T − T/n) − T`.
-fn trailing(t_max: usize, n: usize) -> Vec<usize> {
+pub(crate) fn trailing(t_max: usize, n: usize) -> Vec<usize> {
     let start = t_max as f64;
     let delta = -(start / n as f64);
     let length = ((0.0 - start) / delta).ceil() as usize;

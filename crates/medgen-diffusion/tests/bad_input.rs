@@ -524,3 +524,108 @@ fn bad_slerp_inputs_are_refused() {
         "slerp fraction"
     );
 }
+
+#[test]
+fn bad_settings_of_the_multistep_and_flow_schedulers_are_refused() {
+    use medgen_diffusion::{
+        DpmAlgorithm, DpmSolverMultistepConfig, EulerAncestralConfig, PndmConfig, RFlowConfig,
+        Scheduler,
+    };
+    let device = test_device();
+    let x = images(1, &device);
+    // Rectified flow defines only the velocity target.
+    for prediction in [PredictionType::Epsilon, PredictionType::Sample] {
+        assert_err!(
+            RFlowConfig::new().with_prediction_type(prediction).init(),
+            DiffusionError::Core(CoreError::InvalidConfig { .. }),
+            "prediction_type"
+        );
+    }
+    let by_name = SchedulerConfig::from_name("rflow").unwrap();
+    assert_err!(
+        by_name.with_prediction_type(PredictionType::Epsilon).build::<4>(4),
+        DiffusionError::Core(CoreError::InvalidConfig { .. }),
+        "prediction_type"
+    );
+    assert_err!(
+        RFlowConfig::new().with_spatial_dim(4).init(),
+        DiffusionError::Core(CoreError::InvalidConfig { .. }),
+        "spatial_dim"
+    );
+    // The resolution shift needs the image size.
+    let mut shifted = RFlowConfig::new().with_use_timestep_transform(true).init().unwrap();
+    assert_err!(
+        Scheduler::<4>::set_timesteps(&mut shifted, 10),
+        DiffusionError::Core(CoreError::InvalidConfig { .. }),
+        "input_img_size_numel"
+    );
+    assert_err!(
+        DpmSolverMultistepConfig::new().with_solver_order(4).init(),
+        DiffusionError::Core(CoreError::InvalidConfig { .. }),
+        "solver_order"
+    );
+    // The SDE variant needs noise; steps must come in order.
+    let mut sde = DpmSolverMultistepConfig::new()
+        .with_algorithm_type(DpmAlgorithm::SdeDpmSolverPlusPlus)
+        .init()
+        .unwrap();
+    sde.set_timesteps(5).unwrap();
+    let steps = sde.steps();
+    assert_err!(
+        sde.step(x.clone(), steps[0], x.clone(), None),
+        DiffusionError::Core(CoreError::InvalidConfig { .. }),
+        "noise"
+    );
+    assert!(matches!(
+        sde.step(x.clone(), steps[1], x.clone(), Some(x.clone())),
+        Err(DiffusionError::InvalidTimesteps { .. })
+    ));
+    let wrong = Tensor::<4>::zeros([1, 2, 8, 8], &device);
+    assert!(matches!(
+        sde.step(x.clone(), steps[0], x.clone(), Some(wrong.clone())),
+        Err(DiffusionError::ModelOutputShape { .. })
+    ));
+    let mut unset = DpmSolverMultistepConfig::new().init().unwrap();
+    assert!(matches!(
+        unset.step(x.clone(), steps[0], x.clone(), None),
+        Err(DiffusionError::TimestepsNotSet)
+    ));
+    // PNDM's Runge-Kutta warm-up needs four intervals; PRK half steps past T are refused.
+    let mut pndm = PndmConfig::new().init().unwrap();
+    assert!(matches!(pndm.set_timesteps(3), Err(DiffusionError::InvalidStepCount { .. })));
+    let mut trailing = PndmConfig::new()
+        .with_timestep_spacing(medgen_diffusion::TimestepSpacing::Trailing)
+        .init()
+        .unwrap();
+    assert!(matches!(trailing.set_timesteps(10), Err(DiffusionError::TimestepOutOfRange { .. })));
+    pndm.set_timesteps(10).unwrap();
+    assert!(matches!(
+        pndm.step(x.clone(), 500, x.clone()),
+        Err(DiffusionError::InvalidTimesteps { .. })
+    ));
+    assert_err!(
+        EulerAncestralConfig::new().with_prediction_type(PredictionType::Sample).init(),
+        DiffusionError::Core(CoreError::InvalidConfig { .. }),
+        "prediction_type"
+    );
+    // Non-finite outputs are typed errors in every new scheduler.
+    for name in ["dpm++2m", "dpm++2m-sde", "euler-ancestral", "pndm", "plms", "rflow"] {
+        let config = SchedulerConfig::from_name(name).unwrap();
+        let mut scheduler = match name {
+            "rflow" => SchedulerConfig::RFlow(medgen_diffusion::RFlowConfig::new()).build::<4>(10),
+            _ => config.build::<4>(10),
+        }
+        .unwrap();
+        let network = constant(f32::NAN);
+        let err = sample(
+            &network,
+            scheduler.as_mut(),
+            x.clone(),
+            &Condition::none(),
+            &GuidanceConfig::new(),
+            &mut seeded_rng(0),
+        )
+        .unwrap_err();
+        assert!(matches!(err, DiffusionError::NonFiniteModelOutput { .. }), "{name}: {err:?}");
+    }
+}

@@ -85,9 +85,11 @@ pub(crate) fn discrete_schedule(
     match scheduler {
         SchedulerConfig::Ddpm(c) => Ok((c.schedule_config().init()?, c.prediction_type)),
         SchedulerConfig::Ddim(c) => Ok((c.schedule_config().init()?, c.prediction_type)),
-        SchedulerConfig::Sigma(_) => Err(ReconError::config(
+        other => Err(ReconError::config(
             "scheduler",
-            "reconstruction corrects x̂₀ at integer timesteps: use ddpm or ddim",
+            format!(
+                "reconstruction corrects x̂₀ at integer timesteps: use ddpm or ddim, not {other}"
+            ),
         )),
     }
 }
