@@ -143,8 +143,8 @@ impl PndmScheduler {
     ///
     /// # Errors
     /// [`DiffusionError::InvalidStepCount`] unless `1 ≤ n ≤ T` (and `n ≥ 4` with the PRK
-    /// warm-up, which needs four intervals); `TimestepOutOfRange` if `steps_offset` or a PRK
-    /// half step (with `trailing` spacing) reaches `T`.
+    /// warm-up, which needs four intervals); `TimestepOutOfRange` if `steps_offset` pushes a
+    /// timestep to `T` or beyond.
     pub fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         let (t_max, n) = (self.config.num_train_timesteps, num_inference_steps);
         if !self.config.skip_prk_steps && n < PNDM_ORDER {
