@@ -16,7 +16,7 @@
 set -euo pipefail
 seconds="${1:-60}"
 cd "$(dirname "$0")"
-targets="${TARGETS:-npy npz nifti png checkpoint}"
+targets="${TARGETS:-npy npz nifti dicom png checkpoint}"
 cargo +nightly fuzz build -O -s none
 status=0
 for target in $targets; do

@@ -5,7 +5,8 @@
 //! `fuzz/run.sh` on nightly (see docs/reliability.md).
 //!
 //! `cargo test --test fuzz_corpus -- --ignored write_seed_corpus` rewrites `fuzz/seeds`: valid
-//! files of every kind the parsers accept, written by medgen's own writers.
+//! files of every kind the parsers accept, written by medgen's own writers (DICOM, which medgen
+//! does not write: small real files from `crates/medgen-data/tests/fixtures/dicom`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,10 +29,11 @@ mod exercise;
 type Exercise = fn(&[u8]);
 
 /// The fuzz targets and the function each calls.
-const TARGETS: [(&str, Exercise); 5] = [
+const TARGETS: [(&str, Exercise); 6] = [
     ("npy", exercise::npy),
     ("npz", exercise::npz),
     ("nifti", exercise::nifti),
+    ("dicom", exercise::dicom),
     ("png", exercise::png),
     ("checkpoint", exercise::checkpoint),
 ];
@@ -79,6 +81,9 @@ fn the_seeds_are_valid_files() {
     }
     for file in files_in(&fuzz_dir().join("seeds/nifti")) {
         medgen_data::decode_nifti(&fs::read(&file).unwrap(), origin).unwrap();
+    }
+    for file in files_in(&fuzz_dir().join("seeds/dicom")) {
+        medgen_data::decode_dicom(&fs::read(&file).unwrap(), origin).unwrap();
     }
     for file in files_in(&fuzz_dir().join("seeds/png")) {
         medgen_data::decode_png_bytes(&fs::read(&file).unwrap(), origin).unwrap();
@@ -222,6 +227,20 @@ fn write_seed_corpus() {
             .with_datatype(datatype)
             .with_byte_order(byte_order);
         write_nifti(seeds.join("nifti").join(name), &volume, &config).unwrap();
+    }
+    // DICOM: real files under the 16 KiB input cap, one per decoded transfer syntax, and a
+    // multi-frame one.
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/medgen-data/tests/fixtures/dicom");
+    for name in [
+        "MR_small.dcm",
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_RLE.dcm",
+        "image_dfl.dcm",
+        "rtdose.dcm",
+    ] {
+        fs::copy(fixtures.join(name), seeds.join("dicom").join(name)).unwrap();
     }
     // PNG: every colour type and bit depth the folder loader expands.
     use png::{BitDepth as B, ColorType as C};

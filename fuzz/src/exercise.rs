@@ -53,6 +53,18 @@ pub fn nifti(bytes: &[u8]) {
     }
 }
 
+/// A DICOM file: `decode_dicom`, then the volume's shape, a min/max window and the slice
+/// geometry. A decoded image holds exactly `Columns · Rows · frames` voxels.
+pub fn dicom(bytes: &[u8]) {
+    if let Ok(image) = medgen_data::decode_dicom(bytes, origin()) {
+        let volume = &image.volume;
+        assert_eq!(volume.data.len(), volume.dims.iter().product::<usize>());
+        let _ = volume.shape_3d();
+        let _ = volume.intensity_mapping(&IntensityRange::MinMax);
+        let _ = (image.metadata.slice_location(), image.metadata.window());
+    }
+}
+
 /// One PNG folder entry: `decode_png_bytes`.
 pub fn png(bytes: &[u8]) {
     if let Ok(image) = medgen_data::decode_png_bytes(bytes, origin()) {

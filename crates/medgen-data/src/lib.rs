@@ -1,5 +1,5 @@
 //! Data: the synthetic phantom data set, loaders for `.npy`/`.npz` (MedMNIST layout), PNG
-//! folders and NIfTI volumes, intensity mapping to [-1, 1], and in-memory data sets with
+//! folders, NIfTI volumes and DICOM files and series, intensity mapping to [-1, 1], and in-memory data sets with
 //! seeded shuffling, splitting and batching.
 //!
 //! ```no_run
@@ -19,6 +19,11 @@ mod anatomy;
 pub mod annotation;
 pub mod batcher;
 pub mod dataset;
+pub mod dicom;
+pub mod dicom_error;
+pub mod dicom_metadata;
+mod dicom_rle;
+pub mod dicom_series;
 mod host_tensor;
 pub mod intensity;
 pub mod medmnist;
@@ -36,6 +41,10 @@ pub mod split;
 pub use annotation::LesionAnnotations;
 pub use batcher::{BatchIter, ImageBatch, ImageBatcher};
 pub use dataset::{ImageDataset, ImageItem};
+pub use dicom::{DicomImage, decode_dicom, read_dicom};
+pub use dicom_error::DicomError;
+pub use dicom_metadata::DicomMetadata;
+pub use dicom_series::read_dicom_series;
 pub use intensity::{IntensityMapping, IntensityRange};
 pub use medmnist::{
     ImageLayout, MedMnistArrays, MedMnistSplit, NpzImageConfig, NpzImageSet, save_npz_medmnist,
@@ -57,3 +66,7 @@ pub use png_folder::{
     decode_png_bytes, load_png_folder,
 };
 pub use split::permutation;
+
+/// The volume type every volume reader returns (NIfTI files, DICOM files and series): `f32`
+/// voxels with `i` fastest, their spacing and affine.
+pub type Volume = NiftiVolume;
