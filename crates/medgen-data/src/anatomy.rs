@@ -123,6 +123,9 @@ pub(crate) struct Anatomy {
     bias_strength: f32,
     /// The age covariate in `[0, 1]`.
     pub age: f32,
+    /// The sex covariate: 0 female, 1 male (the male head is larger by the configuration's
+    /// `sex_head_difference`).
+    pub sex: u8,
     /// Lesion polarity class: 1 hypo-intense, 2 hyper-intense (used when lesions are visible).
     pub lesion_class: u8,
 }
@@ -203,6 +206,14 @@ impl Anatomy {
                     .push(Lesion { shape: Ellipsoid { center, inv_semi }, delta: sign * contrast });
             }
         }
+        // The sex bit is read off a fine digit of the rotation draw rather than drawn anew, so
+        // that the generator's sequence (and every other attribute of every subject) is the
+        // same as before the covariate existed: `⌊10⁴ θ⌋ mod 2` is a fair coin independent of
+        // the coarse angle.
+        let sex = u8::from((angle * 1e4).floor().rem_euclid(2.0) >= 1.0);
+        let half_difference = 0.5 * cfg.sex_head_difference as f32;
+        let scale = if sex == 1 { 1.0 + half_difference } else { 1.0 - half_difference };
+        let semi = semi.map(|a| a * scale);
         Self {
             center,
             semi,
@@ -218,6 +229,7 @@ impl Anatomy {
             bias,
             bias_strength: cfg.bias_strength as f32,
             age,
+            sex,
             lesion_class,
         }
     }

@@ -5,7 +5,9 @@
 //! image coordinates `[-1, 1]^3` (`x` along the width, `y` along the height, `z` along the depth):
 //! a head outline, a bright skull ring, CSF, grey matter with a gyral boundary and white matter;
 //! two dark lateral ventricles near the centre whose size grows linearly with an `age`
-//! covariate in `[0, 1]`; and, with probability `lesion_probability`, `1..=max_lesions`
+//! covariate in `[0, 1]` (the CSF shell also widens with age); a `sex` covariate (0 female,
+//! 1 male) that scales the head by `1 ± e/2` (`e = sex_head_difference`, 0 by default); a measured
+//! brain volume (the fraction of pixels inside the brain); and, with probability `lesion_probability`, `1..=max_lesions`
 //! ellipsoidal lesions inside white matter, all hypo-intense (class 1) or all hyper-intense
 //! (class 2) with a random contrast. The intensity is `clamp(I(p) · b(p) + σ ε, 0, 1)` with
 //! T1-like tissue means `I` (skull 0.9, CSF 0.22, grey 0.5, white 0.72, ventricles 0.12, each
@@ -114,6 +116,8 @@ impl PhantomConfig {
                 class: if lesion_fraction > 0.0 { anatomy.lesion_class } else { 0 },
                 ventricle_fraction: fraction(tissue::VENTRICLE),
                 lesion_fraction,
+                sex: anatomy.sex,
+                brain_fraction: brain as f32 / counts.iter().sum::<usize>().max(1) as f32,
             });
         }
         Ok(batch)
@@ -173,6 +177,43 @@ mod tests {
             assert!(mean(tissue::WHITE) > mean(tissue::GREY));
             assert!(mean(tissue::GREY) > mean(tissue::VENTRICLE));
         }
+    }
+
+    #[test]
+    fn male_heads_are_larger_and_brains_shrink_with_age() {
+        let cfg =
+            PhantomConfig::new(48).with_lesion_probability(0.0).with_sex_head_difference(0.08);
+        let batch = cfg.generate_batch(48, &mut seeded_rng(4)).unwrap();
+        let neutral = PhantomConfig::new(48)
+            .with_lesion_probability(0.0)
+            .generate_batch(48, &mut seeded_rng(4))
+            .unwrap();
+        // The sex bit costs no draw: the sex-neutral data set is the same subjects.
+        for (a, b) in neutral.covariates.iter().zip(&batch.covariates) {
+            assert_eq!((a.age, a.sex), (b.age, b.sex));
+        }
+        let covariates = &batch.covariates;
+        let males = covariates.iter().filter(|c| c.sex == 1).count();
+        assert!((12..=36).contains(&males), "{males} males of 48");
+        let mean = |sex: u8| {
+            let group: Vec<f32> =
+                covariates.iter().filter(|c| c.sex == sex).map(|c| c.brain_fraction).collect();
+            group.iter().sum::<f32>() / group.len() as f32
+        };
+        // Area ratio (1.04/0.96)² ≈ 1.17 minus the age effect's noise.
+        assert!(mean(1) > 1.1 * mean(0), "male {} female {}", mean(1), mean(0));
+        // Within one sex, older subjects have less brain.
+        let female: Vec<(f32, f32)> =
+            covariates.iter().filter(|c| c.sex == 0).map(|c| (c.age, c.brain_fraction)).collect();
+        let n = female.len() as f32;
+        let (ma, mb) = (
+            female.iter().map(|p| p.0).sum::<f32>() / n,
+            female.iter().map(|p| p.1).sum::<f32>() / n,
+        );
+        let cov: f32 = female.iter().map(|p| (p.0 - ma) * (p.1 - mb)).sum();
+        assert!(cov < 0.0, "age and brain volume should be anti-correlated: {cov}");
+        assert!(covariates.iter().all(|c| (0.2..0.8).contains(&c.brain_fraction)));
+        assert_eq!(covariates[0].vector()[3], f32::from(covariates[0].sex));
     }
 
     #[test]

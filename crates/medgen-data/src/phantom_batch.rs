@@ -22,15 +22,28 @@ pub struct PhantomCovariates {
     pub ventricle_fraction: f32,
     /// Lesion pixels / brain pixels.
     pub lesion_fraction: f32,
+    /// Sex: 0 female, 1 male (male heads are larger when the configuration's
+    /// `sex_head_difference` is positive).
+    pub sex: u8,
+    /// Brain volume: brain pixels (labels 2 to 6) / all pixels. It grows with head size (sex)
+    /// and shrinks with age (the CSF shell widens).
+    pub brain_fraction: f32,
 }
 
 impl PhantomCovariates {
     /// The number of values in [`Self::vector`].
-    pub const DIM: usize = 3;
+    pub const DIM: usize = 5;
 
-    /// `[age, ventricle_fraction, lesion_fraction]`, the covariate vector of data sets.
-    pub fn vector(&self) -> [f32; 3] {
-        [self.age, self.ventricle_fraction, self.lesion_fraction]
+    /// `[age, ventricle_fraction, lesion_fraction, sex, brain_fraction]`, the covariate vector
+    /// of data sets (the first three columns keep their places from earlier releases).
+    pub fn vector(&self) -> [f32; 5] {
+        [
+            self.age,
+            self.ventricle_fraction,
+            self.lesion_fraction,
+            f32::from(self.sex),
+            self.brain_fraction,
+        ]
     }
 }
 
@@ -299,7 +312,7 @@ mod tests {
         assert_eq!(lesions as usize, batch.lesion_masks().iter().filter(|&&m| m == 1).count());
         let labels: Vec<i64> = t.labels.try_into_vec_as().unwrap();
         assert!(labels.iter().zip(&batch.labels).all(|(a, b)| *a == i64::from(*b)));
-        assert_eq!(t.covariates.dims(), [2, 3]);
+        assert_eq!(t.covariates.dims(), [2, PhantomCovariates::DIM]);
         assert!(batch.to_tensors::<5>(&device).is_err());
         let vol = PhantomConfig::new(6).generate_volume_batch(1, &mut seeded_rng(4)).unwrap();
         assert_eq!(vol.to_tensors::<5>(&device).unwrap().images.dims(), [1, 1, 6, 6, 6]);
