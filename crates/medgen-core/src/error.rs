@@ -93,9 +93,11 @@ pub enum CoreError {
         /// The last step size tried.
         dt: f64,
     },
-    /// Classifier-free guidance with `w ≠ 1` was asked for, but the condition has no class or
-    /// embedding part to replace by the null condition.
-    #[error("guidance scale {scale} needs a class or embedding condition to drop (got none)")]
+    /// Classifier-free guidance with `w ≠ 1` was asked for, but the condition has no class,
+    /// embedding or context part to replace by the null condition.
+    #[error(
+        "guidance scale {scale} needs a class, embedding or context condition to drop (got none)"
+    )]
     GuidanceWithoutCondition {
         /// The guidance scale `w` that was requested.
         scale: f64,

@@ -3,7 +3,7 @@
 //! (diffusion, flow matching, SDF segmentation).
 //!
 //! With `y(x, c)` the network output under condition `c` and `y(x, ∅)` under the learned null
-//! condition ([`Condition::to_null`]: class or embedding dropped, an image condition kept),
+//! condition ([`Condition::to_null`]: class, embedding or context dropped, an image kept),
 //!
 //! `ŷ = y(x, ∅) + w · (y(x, c) − y(x, ∅))`,
 //!
@@ -36,7 +36,7 @@ impl GuidanceConfig {
         self.scale != 1.0
     }
 
-    /// Checks `w` and `φ`, and that an active guidance has a class or embedding condition to
+    /// Checks `w` and `φ`, and that an active guidance has a class, embedding or context to
     /// drop.
     ///
     /// # Errors

@@ -100,6 +100,37 @@ impl SpatialConv {
         }
     }
 
+    /// The same convolution with its weights and bias set to zero (MONAI's `zero_module`,
+    /// ControlNet's zero convolution): `y = 0` until training moves them. The parameters get
+    /// new ids.
+    pub fn zeroed(self) -> Self {
+        use burn::module::Param;
+        fn zero<const R: usize>(p: Param<Tensor<R>>) -> Param<Tensor<R>> {
+            Param::from_tensor(p.val().zeros_like())
+        }
+        match self {
+            Self::Conv2d(mut c) => {
+                c.weight = zero(c.weight);
+                c.bias = c.bias.map(zero);
+                Self::Conv2d(c)
+            }
+            Self::Conv3d(mut c) => {
+                c.weight = zero(c.weight);
+                c.bias = c.bias.map(zero);
+                Self::Conv3d(c)
+            }
+        }
+    }
+
+    /// The input and output channels `[C_in, C_out]`.
+    pub fn channels(&self) -> [usize; 2] {
+        let shape = match self {
+            Self::Conv2d(c) => c.weight.lazy_shape(),
+            Self::Conv3d(c) => c.weight.lazy_shape(),
+        };
+        [shape[1], shape[0]]
+    }
+
     /// The number of spatial axes this convolution runs over (2 or 3).
     pub fn spatial_dims(&self) -> usize {
         match self {

@@ -9,14 +9,17 @@ use burn::tensor::{Device, Tensor};
 
 use super::attention::{AttentionBlock, AttentionBlockConfig};
 use super::condition_embedding::{ConditionEmbedding, ConditionEmbeddingConfig};
+use super::control_residuals::ControlResiduals;
 use super::downsample::{Downsample, DownsampleConfig};
 use super::group_norm::group_norm_config;
+use super::null_context::{NullContext, NullContextConfig};
 use super::resblock::{ResBlock, ResBlockConfig};
 use super::spatial_conv::{SpatialConv, SpatialConvConfig, check_spatial_dims};
+use super::spatial_transformer::{SpatialTransformer, SpatialTransformerConfig};
 use super::timestep::{TimeEmbedding, TimeEmbeddingConfig};
 use super::unet_block::UNetBlock;
+use super::unet_encoder::{Encoded, EncoderView, UNetEncoderParts};
 use super::upsample::{Upsample, UpsampleConfig};
-use medgen_core::check::ensure_non_empty;
 use medgen_core::condition::Condition;
 use medgen_core::error::{CoreError, Result};
 use medgen_core::network::TimeConditionedNetwork;
@@ -80,6 +83,24 @@ pub struct UNetConfig {
     /// Longest period of the sinusoidal time features.
     #[config(default = 10000.0)]
     pub max_period: f64,
+    /// Width `E` of the context tokens (MONAI's `cross_attention_dim`); `Some(E)` turns on
+    /// cross-attention conditioning (MONAI's `with_conditioning=True`): the attention blocks at
+    /// `attention_resolutions` (and in the middle, with `middle_attention`) become
+    /// [`SpatialTransformer`]s attending to `Condition::context` `[N, L, E]`, and the network
+    /// learns a null context for classifier-free guidance. `None` (the default) is the plain
+    /// U-Net. (There is no separate `with_conditioning` flag, so configurations saved before
+    /// these options existed still load; [`UNetConfig::has_cross_attention`] reads it.)
+    #[config(default = "None")]
+    pub cross_attention_dim: Option<usize>,
+    /// Channels per head of the spatial transformers (MONAI's `num_head_channels`; must divide
+    /// the channels of every level with a transformer); `None` uses `num_heads` heads. The
+    /// self-attention blocks of a network without cross-attention always use `num_heads`.
+    #[config(default = "None")]
+    pub num_head_channels: Option<usize>,
+    /// Transformer blocks per spatial transformer (MONAI's `transformer_num_layers`); `None`
+    /// means 1, MONAI's default.
+    #[config(default = "None")]
+    pub transformer_num_layers: Option<usize>,
 }
 
 /// A time-conditioned U-Net, `f_θ(x_t, t, c)`, in 2D or 3D from one design:
@@ -99,6 +120,12 @@ pub struct UNetConfig {
 /// downsample output are pushed, and every decoder block pops one and concatenates it on
 /// channels. Blocks: [`ResBlock`] (adaptive group norm), [`AttentionBlock`], [`Downsample`],
 /// [`Upsample`], [`ConditionEmbedding`].
+///
+/// With `cross_attention_dim` set (MONAI's `with_conditioning`), every "Attention" above is a
+/// [`SpatialTransformer`] (self-attention, cross-attention to the context resolved by
+/// [`NullContext`], feed-forward) instead.
+/// [`UNet::forward_with_control`] adds a ControlNet's residuals to the skips and to the middle
+/// block's output.
 ///
 /// Shapes: `x_t` `[N, C_in, *spatial]` with every spatial size divisible by `2^(L−1)`, `t`
 /// `[N]`, output `[N, C_out, *spatial]`. Parameters are initialised by Burn's defaults from
@@ -128,11 +155,13 @@ pub struct UNetConfig {
 pub struct UNet {
     time_embed: TimeEmbedding,
     condition_embed: ConditionEmbedding,
+    null_context: Option<NullContext>,
     input_conv: SpatialConv,
     encoder: Vec<Vec<UNetBlock>>,
     downsamplers: Vec<Downsample>,
     middle_in: ResBlock,
     middle_attention: Option<AttentionBlock>,
+    middle_transformer: Option<SpatialTransformer>,
     middle_out: ResBlock,
     decoder: Vec<Vec<UNetBlock>>,
     upsamplers: Vec<Upsample>,
@@ -246,6 +275,22 @@ impl UNetConfig {
                 "must be positive when set",
             ));
         }
+        if self.cross_attention_dim == Some(0) {
+            return Err(CoreError::config("cross_attention_dim", "must be positive when set"));
+        }
+        if self.has_cross_attention()
+            && self.attention_resolutions.is_empty()
+            && !self.middle_attention
+        {
+            return Err(CoreError::config(
+                "cross_attention_dim",
+                "cross-attention needs attention sites: set `attention_resolutions` or \
+                 `middle_attention`",
+            ));
+        }
+        if self.transformer_num_layers == Some(0) {
+            return Err(CoreError::config("transformer_num_layers", "must be at least 1"));
+        }
         let levels = self.channel_mults.len();
         for &factor in &self.attention_resolutions {
             if !factor.is_power_of_two() || factor.trailing_zeros() as usize >= levels {
@@ -276,7 +321,9 @@ impl UNetConfig {
             }
             let attends =
                 self.has_attention(level) || (self.middle_attention && level + 1 == levels);
-            if attends && (self.num_heads == 0 || !channels.is_multiple_of(self.num_heads)) {
+            if attends && self.has_cross_attention() {
+                self.transformer(channels).heads()?;
+            } else if attends && (self.num_heads == 0 || !channels.is_multiple_of(self.num_heads)) {
                 return Err(CoreError::config(
                     "num_heads",
                     format!(
@@ -292,6 +339,25 @@ impl UNetConfig {
     /// Whether the blocks of `level` are followed by attention.
     fn has_attention(&self, level: usize) -> bool {
         self.attention_resolutions.contains(&(1 << level))
+    }
+
+    /// Whether the network has cross-attention (MONAI's `with_conditioning`): whether
+    /// `cross_attention_dim` is set.
+    pub fn has_cross_attention(&self) -> bool {
+        self.cross_attention_dim.is_some()
+    }
+
+    /// The spatial transformer over `channels` channels of a network with cross-attention.
+    fn transformer(&self, channels: usize) -> SpatialTransformerConfig {
+        SpatialTransformerConfig::new(
+            self.spatial_dims,
+            channels,
+            self.cross_attention_dim.unwrap_or(0),
+        )
+        .with_num_heads(self.num_heads)
+        .with_num_head_channels(self.num_head_channels)
+        .with_num_layers(self.transformer_num_layers.unwrap_or(1))
+        .with_groups(self.groups)
     }
 
     /// Builds the U-Net on `device` after [validating](UNetConfig::validate) the configuration.
@@ -311,9 +377,12 @@ impl UNetConfig {
                 .with_num_heads(self.num_heads)
                 .with_groups(self.groups)
         };
+        let cross = self.has_cross_attention();
         let block = |c_in: usize, c_out: usize, level: usize| {
-            let attn = self.has_attention(level).then(|| attention(c_out));
-            UNetBlock::init(&res(c_in, c_out), attn.as_ref(), device)
+            let attends = self.has_attention(level);
+            let attn = (attends && !cross).then(|| attention(c_out));
+            let transformer = (attends && cross).then(|| self.transformer(c_out));
+            UNetBlock::init(&res(c_in, c_out), attn.as_ref(), transformer.as_ref(), device)
         };
 
         let mut skip_channels = vec![base];
@@ -337,7 +406,10 @@ impl UNetConfig {
 
         let middle_in = res(ch, ch).init(device)?;
         let middle_attention =
-            self.middle_attention.then(|| attention(ch).init(device)).transpose()?;
+            (self.middle_attention && !cross).then(|| attention(ch).init(device)).transpose()?;
+        let middle_transformer = (self.middle_attention && cross)
+            .then(|| self.transformer(ch).init(device))
+            .transpose()?;
         let middle_out = res(ch, ch).init(device)?;
 
         let mut decoder = Vec::with_capacity(levels);
@@ -365,6 +437,10 @@ impl UNetConfig {
                 .with_num_classes(self.num_classes)
                 .with_embedding_dim(self.embedding_dim)
                 .init(device)?,
+            null_context: self
+                .cross_attention_dim
+                .map(|e| NullContextConfig::new(e).init(device))
+                .transpose()?,
             input_conv: SpatialConvConfig::new(
                 s,
                 [self.in_channels + self.cond_image_channels, base],
@@ -374,6 +450,7 @@ impl UNetConfig {
             downsamplers,
             middle_in,
             middle_attention,
+            middle_transformer,
             middle_out,
             decoder,
             upsamplers,
@@ -394,56 +471,141 @@ impl UNet {
     /// Fails with a typed error (never panics) when the rank is not `spatial_dims + 2`, the
     /// channels differ from `in_channels`, a spatial size is not a multiple of `2^(L−1)`, the
     /// batch is empty, `t` or a condition part has another batch size, or a condition part is
-    /// missing, unexpected or misshapen. `condition.keep` switches the class and vector parts
-    /// to their learned nulls (it has nothing to act on in a network without them; a
-    /// conditioning image is always used). Values are not inspected (that would read them back to
-    /// the host): NaN in gives NaN out, and class labels are clamped to `0..num_classes`.
+    /// missing, unexpected or misshapen (a context must be `[N, L, cross_attention_dim]`, its
+    /// mask `[N, L]`). `condition.keep` switches the class, vector and context parts to their
+    /// learned nulls (it has nothing to act on in a network without them; a conditioning image
+    /// is always used; `condition.control` is ignored, it is read by a ControlNet). Values are
+    /// not inspected (that would read them back to the host): NaN in gives NaN out, and class
+    /// labels are clamped to `0..num_classes`.
     pub fn forward<const D: usize>(
         &self,
         x: Tensor<D>,
         t: Tensor<1>,
         condition: &Condition<D>,
     ) -> Result<Tensor<D>> {
-        let batch = self.check_inputs(&x, &t, condition)?;
-        let emb = self.time_embed.forward(t);
-        let emb = match self.condition_embed.forward(condition, batch)? {
-            Some(c) => emb.add(c),
-            None => emb,
-        };
-        let x = match &condition.image {
-            Some(image) => Tensor::cat(vec![x, image.clone()], 1),
-            None => x,
-        };
+        let encoded = self.encoder_view().encode(x, t, condition, None)?;
+        Ok(self.decode(encoded))
+    }
 
-        let mut h = self.input_conv.forward(x);
-        let mut skips = vec![h.clone()];
-        for (level, blocks) in self.encoder.iter().enumerate() {
-            for block in blocks {
-                h = block.forward(h, emb.clone());
-                skips.push(h.clone());
-            }
-            if let Some(down) = self.downsamplers.get(level) {
-                h = down.forward(h);
-                skips.push(h.clone());
-            }
+    /// Evaluates the network with a ControlNet's residuals added (diffusers'
+    /// `down_block_additional_residuals` and `mid_block_additional_residual`):
+    ///
+    /// ```text
+    /// skip_i ← skip_i + down_i        for every skip connection i (in push order)
+    /// middle ← middle + mid
+    /// ```
+    ///
+    /// # Errors
+    /// The errors of [`UNet::forward`]; [`CoreError::ShapeMismatch`] naming
+    /// `control.down_residuals` when their number differs from the number of skips, naming
+    /// `control.down_residuals[i]` or `control.mid_residual` when a shape differs from the
+    /// tensor it is added to.
+    pub fn forward_with_control<const D: usize>(
+        &self,
+        x: Tensor<D>,
+        t: Tensor<1>,
+        condition: &Condition<D>,
+        control: ControlResiduals<D>,
+    ) -> Result<Tensor<D>> {
+        let mut encoded = self.encoder_view().encode(x, t, condition, None)?;
+        let ControlResiduals { down, mid } = control;
+        if down.len() != encoded.skips.len() {
+            return Err(CoreError::shape(
+                "control.down_residuals",
+                format!("{} residuals, one per skip connection", encoded.skips.len()),
+                &[down.len()],
+            ));
         }
-
-        h = self.middle_in.forward(h, emb.clone());
-        if let Some(attention) = &self.middle_attention {
-            h = attention.forward(h);
+        for (i, (skip, residual)) in encoded.skips.iter_mut().zip(down).enumerate() {
+            if residual.dims() != skip.dims() {
+                return Err(CoreError::shape(
+                    format!("control.down_residuals[{i}]"),
+                    format!("{:?}", skip.dims()),
+                    &residual.dims(),
+                ));
+            }
+            *skip = skip.clone().add(residual);
         }
-        h = self.middle_out.forward(h, emb.clone());
+        if mid.dims() != encoded.middle.dims() {
+            return Err(CoreError::shape(
+                "control.mid_residual",
+                format!("{:?}", encoded.middle.dims()),
+                &mid.dims(),
+            ));
+        }
+        encoded.middle = encoded.middle.add(mid);
+        Ok(self.decode(encoded))
+    }
 
+    /// The decoder: skips popped in reverse push order, then the output head.
+    fn decode<const D: usize>(&self, encoded: Encoded<D>) -> Tensor<D> {
+        let Encoded { emb, context, middle: mut h, mut skips } = encoded;
         for (index, blocks) in self.decoder.iter().enumerate() {
             for block in blocks {
                 let skip = skips.pop().expect("the encoder pushes one skip per decoder block");
-                h = block.forward(Tensor::cat(vec![h, skip], 1), emb.clone());
+                h = block.forward(Tensor::cat(vec![h, skip], 1), emb.clone(), context.as_ref());
             }
             if let Some(up) = self.upsamplers.get(index) {
                 h = up.forward(h);
             }
         }
-        Ok(self.out_conv.forward(silu(self.out_norm.forward(h))))
+        self.out_conv.forward(silu(self.out_norm.forward(h)))
+    }
+
+    /// The encoder half, borrowed (shared with the ControlNet's copy).
+    pub(crate) fn encoder_view(&self) -> EncoderView<'_> {
+        EncoderView {
+            time_embed: &self.time_embed,
+            condition_embed: &self.condition_embed,
+            null_context: self.null_context.as_ref(),
+            input_conv: &self.input_conv,
+            encoder: &self.encoder,
+            downsamplers: &self.downsamplers,
+            middle_in: &self.middle_in,
+            middle_attention: self.middle_attention.as_ref(),
+            middle_transformer: self.middle_transformer.as_ref(),
+            middle_out: &self.middle_out,
+            spatial_dims: self.spatial_dims,
+            in_channels: self.in_channels,
+            cond_image_channels: self.cond_image_channels,
+            size_multiple: self.size_multiple,
+        }
+    }
+
+    /// Takes the U-Net apart into its encoder half (for a ControlNet), dropping the decoder.
+    pub(crate) fn into_encoder(self) -> UNetEncoderParts {
+        UNetEncoderParts {
+            time_embed: self.time_embed,
+            condition_embed: self.condition_embed,
+            null_context: self.null_context,
+            input_conv: self.input_conv,
+            encoder: self.encoder,
+            downsamplers: self.downsamplers,
+            middle_in: self.middle_in,
+            middle_attention: self.middle_attention,
+            middle_transformer: self.middle_transformer,
+            middle_out: self.middle_out,
+            spatial_dims: self.spatial_dims,
+            in_channels: self.in_channels,
+            cond_image_channels: self.cond_image_channels,
+            size_multiple: self.size_multiple,
+        }
+    }
+
+    /// The width `E` of the context tokens, for a network built with `cross_attention_dim`.
+    pub fn cross_attention_dim(&self) -> Option<usize> {
+        self.null_context.as_ref().map(NullContext::cross_attention_dim)
+    }
+
+    /// The learned null context, for a network built with `cross_attention_dim`.
+    pub fn null_context(&self) -> Option<&NullContext> {
+        self.null_context.as_ref()
+    }
+
+    /// The channels of the skip connections, in push order (input convolution, then every
+    /// encoder block and downsampler): what a ControlNet's down residuals must match.
+    pub fn skip_channels(&self) -> Vec<usize> {
+        self.encoder_view().skip_channels()
     }
 
     /// Number of spatial axes (2 or 3).
@@ -469,68 +631,6 @@ impl UNet {
     /// Every spatial size of `x_t` must be a multiple of this (`2^(L−1)`).
     pub fn size_multiple(&self) -> usize {
         self.size_multiple
-    }
-
-    /// Validates the inputs' ranks and shapes (host metadata only) and returns the batch size.
-    fn check_inputs<const D: usize>(
-        &self,
-        x: &Tensor<D>,
-        t: &Tensor<1>,
-        condition: &Condition<D>,
-    ) -> Result<usize> {
-        let rank = self.spatial_dims + 2;
-        if D != rank {
-            return Err(CoreError::InvalidRank { what: "x_t".into(), expected: rank, got: D });
-        }
-        let dims = x.dims();
-        ensure_non_empty(&dims, "x_t")?;
-        let batch = dims[0];
-        let multiple = self.size_multiple;
-        if dims[1] != self.in_channels || dims[2..].iter().any(|n| !n.is_multiple_of(multiple)) {
-            return Err(CoreError::shape(
-                "x_t",
-                format!(
-                    "[N, {}, *spatial] with spatial sizes multiples of {multiple}",
-                    self.in_channels
-                ),
-                &dims,
-            ));
-        }
-        if t.dims() != [batch] {
-            return Err(CoreError::shape("t", format!("[N] = [{batch}]"), &t.dims()));
-        }
-        if let Some(n) = condition.batch_size()?
-            && n != batch
-        {
-            return Err(CoreError::shape("condition", format!("batch size N = {batch}"), &[n]));
-        }
-        match (&condition.image, self.cond_image_channels) {
-            (None, 0) => {}
-            (Some(_), 0) => {
-                return Err(CoreError::config(
-                    "condition.image",
-                    "the network was built with cond_image_channels = 0",
-                ));
-            }
-            (None, c) => {
-                return Err(CoreError::config(
-                    "condition.image",
-                    format!("the network needs a conditioning image with {c} channels"),
-                ));
-            }
-            (Some(image), c) => {
-                let mut expected = dims;
-                expected[1] = c;
-                if image.dims() != expected {
-                    return Err(CoreError::shape(
-                        "condition.image",
-                        format!("{expected:?}"),
-                        &image.dims(),
-                    ));
-                }
-            }
-        }
-        Ok(batch)
     }
 }
 

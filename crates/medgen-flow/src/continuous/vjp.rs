@@ -128,6 +128,9 @@ fn autodiff_condition<const D: usize>(condition: &Condition<D>) -> Condition<D> 
         class: condition.class.clone().map(Tensor::autodiff),
         image: condition.image.clone().map(|c| c.detach().autodiff()),
         embedding: condition.embedding.clone().map(|c| c.detach().autodiff()),
+        context: condition.context.clone().map(|c| c.detach().autodiff()),
+        context_mask: condition.context_mask.clone().map(Tensor::autodiff),
+        control: condition.control.clone().map(|c| c.detach().autodiff()),
         keep: condition.keep.clone().map(|c| c.detach().autodiff()),
     }
 }
