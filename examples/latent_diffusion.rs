@@ -1,15 +1,20 @@
-//! # Latent diffusion: age-conditional brain phantoms
+//! # Latent diffusion: brain phantoms conditioned on age, sex and brain volume
 //!
-//! The two-stage recipe of Stable Diffusion / MONAI's `LatentDiffusionInferer`, on the CPU:
+//! The two-stage recipe of Stable Diffusion / MONAI's `LatentDiffusionInferer` and of the
+//! brain-imaging latent diffusion models conditioned on subject covariates, on the CPU:
 //!
 //! 1. train a convolutional VAE (32x32 phantoms → 4 x 8 x 8 latents);
 //! 2. encode the training set (posterior means), estimate the scale factor `s = 1/std(z)`;
 //! 3. train a small U-Net denoiser (ε-prediction, DDPM schedule) on `s·z`, conditioned on the
-//!    subject's age as a covariate vector, dropped 10% of the time for classifier-free guidance;
-//! 4. sample latents for requested ages with DDIM and guidance, decode `D(ẑ / s)`;
-//! 5. measure the ventricles of each sample (dark-pixel area in the centre of the head) and
-//!    print its correlation with the requested age — the same measure on real phantoms is
-//!    printed as the reference.
+//!    covariate vector `[age, sex, brain volume]` (each mapped to [-1, 1]), dropped 10% of
+//!    the time for classifier-free guidance;
+//! 4. sample latents for the covariates of held-out subjects with DDIM and guidance, decode
+//!    `D(ẑ / s)`;
+//! 5. measure each covariate on the samples (ventricle area for age, head area for sex,
+//!    brain area for brain volume) and print its correlation with the requested value; the
+//!    same measures on real phantoms are printed as the reference.
+//!
+//! Default run: about 6 minutes on 2 CPU cores (6 min 15 s measured, with other work running).
 //!
 //! ```sh
 //! cargo run --release --example latent_diffusion -- --out out/latent_diffusion
@@ -22,9 +27,9 @@ use std::time::Instant;
 
 use medgen::burn::module::Module;
 use medgen::burn::optim::{AdamConfig, AdamWConfig};
-use medgen::burn::tensor::{Int, Tensor, TensorData};
+use medgen::burn::tensor::{Device, Int, Tensor, TensorData};
 use medgen::core::{Condition, DeviceChoice, SeededRng, init_seeded, seeded_rng};
-use medgen::data::PhantomConfig;
+use medgen::data::{PhantomConfig, PhantomCovariates};
 use medgen::diffusion::{DdimSchedulerConfig, DenoisingLossConfig, GuidanceConfig, ScheduleConfig};
 use medgen::nn::UNetConfig;
 use medgen::train::viz::GridBuilder;
@@ -37,7 +42,7 @@ use medgen::vae::{
 };
 use rand::RngExt;
 
-/// Age-conditional phantoms by latent diffusion.
+/// Covariate-conditional phantoms by latent diffusion.
 #[derive(Parser)]
 #[command(long_about = None)]
 struct Args {
@@ -67,9 +72,15 @@ struct Args {
 const SIZE: usize = 32;
 const TRAIN: usize = 1024;
 const BATCH: usize = 32;
-/// Requested ages (columns of the sample grid) and samples per age (rows).
-const AGES: [f32; 8] = [0.0, 0.14, 0.29, 0.43, 0.57, 0.71, 0.86, 1.0];
-const PER_AGE: usize = 6;
+/// Samples (the covariates of this many held-out subjects), shown in rows of [`COLUMNS`].
+const SAMPLES: usize = 48;
+const COLUMNS: usize = 8;
+/// Relative head-size difference between the sexes in the phantoms.
+const SEX_HEAD_DIFFERENCE: f64 = 0.08;
+/// The covariates the network is conditioned on: columns of `PhantomCovariates::vector`.
+const AGE: usize = 0;
+const SEX: usize = 3;
+const BRAIN: usize = 4;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
@@ -85,17 +96,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let mut rng = seeded_rng(seed);
 
-    // The data: phantoms in [-1, 1] with their age covariate (mapped to [-1, 1]).
-    let data =
-        PhantomConfig::new(SIZE).generate_batch(TRAIN, &mut rng)?.to_tensors::<4>(&train_device)?;
-    let ages = data.covariates.clone().slice([0..TRAIN, 0..1]).mul_scalar(2.0).sub_scalar(1.0);
-    let real_ages: Vec<f32> =
-        data.covariates.clone().slice([0..TRAIN, 0..1]).into_data().try_to_vec()?;
-    let real_size = ventricle_size(&data.images.clone().inner())?;
-    println!(
-        "{TRAIN} phantoms; ventricle measure vs age on real data: r = {:.3}",
-        pearson(&real_ages, &real_size)
-    );
+    // The data: phantoms in [-1, 1] with their covariates.
+    let phantoms = PhantomConfig::new(SIZE).with_sex_head_difference(SEX_HEAD_DIFFERENCE);
+    let batch = phantoms.generate_batch(TRAIN, &mut rng)?;
+    let covariates = Covariates::of(&batch.covariates);
+    let data = batch.to_tensors::<4>(&train_device)?;
+    let embeddings = covariates.embedding(&train_device);
+    let real = Measures::of(&data.images.clone().inner())?;
+    println!("{TRAIN} phantoms; on real data:");
+    real.report(&covariates);
     let trainer_config = |steps: usize, lr: f64| {
         TrainerConfig::new(
             WarmupCosineConfig::new(lr, steps).with_warmup_steps(steps / 20).with_min_lr(lr / 20.0),
@@ -135,7 +144,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("latents {:?}, scale factor s = 1/std = {:.4}", latents.dims(), scale.factor);
     let latents = scale.scale(latents).autodiff();
 
-    // 3. The latent denoiser, conditioned on age with CFG dropout.
+    // 3. The latent denoiser, conditioned on the covariates with CFG dropout.
     let unet = UNetConfig::new(4, 4)
         .with_base_channels(32)
         .with_channel_mults(vec![1, 2])
@@ -143,7 +152,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with_attention_resolutions(vec![])
         .with_middle_attention(false)
         .with_groups(8)
-        .with_embedding_dim(Some(1));
+        .with_embedding_dim(Some(Covariates::DIM));
     let loss = DenoisingLossConfig::new()
         .with_min_snr_gamma(Some(5.0))
         .with_condition_drop_prob(0.1)
@@ -159,17 +168,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     loss.fit(&mut trainer, |_step, rng| {
         let idx = pick(rng);
         let z = latents.clone().select(0, idx.clone());
-        Ok((z, Condition::none().with_embedding(ages.clone().select(0, idx))))
+        Ok((z, Condition::none().with_embedding(embeddings.clone().select(0, idx))))
     })?;
     let network = trainer.into_model().valid();
     println!("trained in {:.0} s", started.elapsed().as_secs_f64());
 
-    // 4. Samples: PER_AGE rows, one column per requested age.
-    let n = AGES.len() * PER_AGE;
-    let requested: Vec<f32> = (0..n).map(|i| AGES[i % AGES.len()]).collect();
-    let embedding: Vec<f32> = requested.iter().map(|a| 2.0 * a - 1.0).collect();
-    let condition = Condition::none()
-        .with_embedding(Tensor::from_data(TensorData::new(embedding, [n, 1]), &device));
+    // 4. Samples for the covariates of held-out subjects, ordered by age (rows of COLUMNS).
+    let held_out = phantoms.generate_batch(SAMPLES, &mut seeded_rng(seed + 4))?;
+    let mut subjects = held_out.covariates.clone();
+    subjects.sort_by(|a, b| a.age.total_cmp(&b.age));
+    let requested = Covariates::of(&subjects);
+    let condition = Condition::none().with_embedding(requested.embedding(&device));
     let mut scheduler = DdimSchedulerConfig::new().init()?;
     scheduler.set_timesteps(sampling_steps)?;
     let mut sample_rng = seeded_rng(seed + 3);
@@ -178,7 +187,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &network,
         &mut scheduler,
         scale,
-        [n, 4, SIZE / 4, SIZE / 4],
+        [SAMPLES, 4, SIZE / 4, SIZE / 4],
         &condition,
         &GuidanceConfig::new().with_scale(guidance),
         &mut sample_rng,
@@ -187,28 +196,90 @@ fn main() -> Result<(), Box<dyn Error>> {
     .clamp(-1.0, 1.0);
     GridBuilder::new()
         .scale(2)
-        .images(samples.clone(), (-1.0, 1.0), AGES.len())?
-        .save(out.join("samples_by_age.png"))?;
+        .images(samples.clone(), (-1.0, 1.0), COLUMNS)?
+        .save(out.join("samples_by_covariates.png"))?;
 
-    // 5. Does the ventricle size follow the requested age?
-    let sizes = ventricle_size(&samples)?;
-    println!("\nrequested age   mean ventricle measure (dark pixels in the centre)");
-    for (j, age) in AGES.iter().enumerate() {
-        let mean = (0..PER_AGE).map(|r| sizes[r * AGES.len() + j]).sum::<f32>() / PER_AGE as f32;
-        println!("  {age:.2}          {mean:.1}");
-    }
+    // 5. Does each measure follow its requested covariate?
+    println!("\n{SAMPLES} samples for held-out covariates:");
+    Measures::of(&samples)?.report(&requested);
     println!(
-        "correlation(requested age, ventricle measure) over {n} samples: r = {:.3} (real data: {:.3})",
-        pearson(&requested, &sizes),
-        pearson(&real_ages, &real_size)
-    );
-    println!(
-        "wrote {} (columns: ages {:?}) in {:.0} s",
-        out.join("samples_by_age.png").display(),
-        AGES,
+        "wrote {} (rows left to right, top to bottom by increasing age) in {:.0} s",
+        out.join("samples_by_covariates.png").display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The conditioning covariates of a set of subjects, as host vectors.
+struct Covariates {
+    age: Vec<f32>,
+    sex: Vec<f32>,
+    brain: Vec<f32>,
+}
+
+impl Covariates {
+    /// Width of the embedding: age, sex, brain volume.
+    const DIM: usize = 3;
+
+    fn of(subjects: &[PhantomCovariates]) -> Self {
+        let column = |k: usize| subjects.iter().map(|c| c.vector()[k]).collect();
+        Self { age: column(AGE), sex: column(SEX), brain: column(BRAIN) }
+    }
+
+    /// `[N, 3]` with each covariate mapped to [-1, 1]: age and sex from [0, 1], brain volume
+    /// from the phantoms' range [0.35, 0.65].
+    fn embedding(&self, device: &Device) -> Tensor<2> {
+        let n = self.age.len();
+        let values: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                [2.0 * self.age[i] - 1.0, 2.0 * self.sex[i] - 1.0, (self.brain[i] - 0.5) / 0.15]
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(values, [n, Self::DIM]), device)
+    }
+}
+
+/// The three measures taken on images `[N, 1, H, W]` in [-1, 1].
+struct Measures {
+    ventricles: Vec<f32>,
+    head: Vec<f32>,
+    brain: Vec<f32>,
+}
+
+impl Measures {
+    fn of(images: &Tensor<4>) -> Result<Self, Box<dyn Error>> {
+        Ok(Self {
+            ventricles: ventricle_size(images)?,
+            head: pixels_between(images, -0.8, 1.01)?,
+            brain: pixels_between(images, -0.85, 0.62)?,
+        })
+    }
+
+    /// Prints the correlation of each measure with its covariate.
+    fn report(&self, covariates: &Covariates) {
+        println!(
+            "  r(age, ventricle area) = {:.3}   r(sex, head area) = {:.3}   \
+             r(brain volume, brain area) = {:.3}",
+            pearson(&covariates.age, &self.ventricles),
+            pearson(&covariates.sex, &self.head),
+            pearson(&covariates.brain, &self.brain)
+        );
+    }
+}
+
+/// The number of pixels of each image with `low < v < high`: the head (everything brighter
+/// than the background) or the brain (darker than the skull, brighter than the background;
+/// the dark ventricles count, the bright skull ring does not).
+fn pixels_between(images: &Tensor<4>, low: f32, high: f32) -> Result<Vec<f32>, Box<dyn Error>> {
+    let n = images.dims()[0];
+    let inside = images
+        .clone()
+        .greater_elem(low)
+        .float()
+        .mul(images.clone().lower_elem(high).float())
+        .reshape([n as i32, -1])
+        .sum_dim(1);
+    Ok(inside.into_data().try_to_vec::<f32>()?)
 }
 
 /// The ventricle measure of each image `[N, 1, H, W]` in [-1, 1]: the number of dark pixels
