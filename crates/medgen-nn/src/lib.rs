@@ -12,7 +12,8 @@
 //! - [`ConditionEmbedding`]: class labels and conditioning vectors with learned nulls.
 //! - [`CrossAttention`], [`FeedForward`], [`BasicTransformerBlock`], [`SpatialTransformer`],
 //!   [`NullContext`]: cross-attention to a token context (`Condition::context`) with a learned
-//!   null context for classifier-free guidance.
+//!   null context for classifier-free guidance; [`ReportEncoder`] and [`ReportVocabulary`]
+//!   turn structured reports into such a context.
 //! - [`UNet`]: the time-conditioned U-Net, a [`medgen_core::TimeConditionedNetwork`].
 //! - [`ControlNet`], [`ControlNetConditioningEmbedding`], [`ControlledUNet`]: a trainable copy
 //!   of the U-Net encoder steering a frozen U-Net from a control image (`Condition::control`).
@@ -29,6 +30,7 @@ mod feed_forward;
 mod group_norm;
 mod mlp;
 mod null_context;
+mod report_encoder;
 mod resblock;
 mod spatial_conv;
 mod spatial_transformer;
@@ -52,6 +54,9 @@ pub use downsample::{Downsample, DownsampleConfig};
 pub use feed_forward::{FeedForward, FeedForwardConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use null_context::{AttentionContext, NullContext, NullContextConfig};
+pub use report_encoder::{
+    PAD_TOKEN, ReportEncoder, ReportEncoderConfig, ReportEncoderLayer, ReportVocabulary, UNK_TOKEN,
+};
 pub use resblock::{ResBlock, ResBlockConfig};
 pub use spatial_conv::{SpatialConv, SpatialConvConfig};
 pub use spatial_transformer::{SpatialTransformer, SpatialTransformerConfig};
