@@ -40,7 +40,7 @@ use crate::schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
 use crate::scheduler::{Scheduler, StepOutput, Timestep, ensure_finite_output, ensure_same_shape};
 use crate::sigma_scheduler::SigmaStep;
 use crate::sigmas::{KARRAS_RHO, karras_sigmas};
-use crate::timesteps::{TimestepSpacing, trailing};
+use crate::timesteps::{TimestepSpacing, ensure_step_count, trailing};
 
 /// diffusers' `algorithm_type` (the deprecated noise-prediction forms are not offered).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,13 +144,13 @@ impl DpmSolverMultistepConfig {
                 format!("expected 1, 2 or 3, got {}", self.solver_order),
             ));
         }
-        let schedule = ScheduleConfig::new()
-            .with_num_train_timesteps(self.num_train_timesteps)
-            .with_beta_start(self.beta_start)
-            .with_beta_end(self.beta_end)
-            .with_beta_schedule(self.beta_schedule)
-            .with_trained_betas(self.trained_betas.clone())
-            .init()?;
+        let schedule = ScheduleConfig::flat(
+            self.num_train_timesteps,
+            self.beta_start,
+            self.beta_end,
+            self.beta_schedule,
+            self.trained_betas.clone(),
+        )?;
         let sigmas = train_sigmas(&schedule);
         if sigmas.iter().any(|s| !s.is_finite() || *s <= 0.0) {
             return Err(DiffusionError::config(
@@ -222,12 +222,7 @@ impl DpmSolverMultistepScheduler {
     /// `steps_offset` pushes a timestep to `T` or beyond.
     pub fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         let (t_max, n) = (self.config.num_train_timesteps, num_inference_steps);
-        if n == 0 || n > t_max {
-            return Err(DiffusionError::InvalidStepCount {
-                requested: n,
-                num_train_timesteps: t_max,
-            });
-        }
+        ensure_step_count(n, t_max)?;
         let (timesteps, mut sigmas): (Vec<usize>, Vec<f64>) = if self.config.use_karras_sigmas {
             let sigma_min = f64::from(self.train_sigmas[0]);
             let sigma_max = f64::from(self.train_sigmas[t_max - 1]);

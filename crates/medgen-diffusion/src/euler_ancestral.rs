@@ -24,7 +24,7 @@ use crate::prediction::PredictionType;
 use crate::schedule::{BetaSchedule, ScheduleConfig};
 use crate::scheduler::{Scheduler, StepOutput, Timestep, ensure_finite_output, ensure_same_shape};
 use crate::sigma_scheduler::SigmaStep;
-use crate::timesteps::{TimestepSpacing, trailing};
+use crate::timesteps::{TimestepSpacing, ensure_step_count, trailing};
 
 /// The configuration of an [`EulerAncestralScheduler`], with diffusers' names and defaults.
 #[derive(Config, Debug)]
@@ -70,13 +70,13 @@ impl EulerAncestralConfig {
                 "Euler ancestral supports epsilon and v_prediction (as diffusers)",
             ));
         }
-        let schedule = ScheduleConfig::new()
-            .with_num_train_timesteps(self.num_train_timesteps)
-            .with_beta_start(self.beta_start)
-            .with_beta_end(self.beta_end)
-            .with_beta_schedule(self.beta_schedule)
-            .with_trained_betas(self.trained_betas.clone())
-            .init()?;
+        let schedule = ScheduleConfig::flat(
+            self.num_train_timesteps,
+            self.beta_start,
+            self.beta_end,
+            self.beta_schedule,
+            self.trained_betas.clone(),
+        )?;
         let sigmas = train_sigmas(&schedule);
         if sigmas.iter().any(|s| !s.is_finite()) {
             return Err(DiffusionError::config(
@@ -121,12 +121,7 @@ impl EulerAncestralScheduler {
     /// [`DiffusionError::InvalidStepCount`] unless `1 ≤ n ≤ T`.
     pub fn set_timesteps(&mut self, num_inference_steps: usize) -> Result<()> {
         let (t_max, n) = (self.config.num_train_timesteps, num_inference_steps);
-        if n == 0 || n > t_max {
-            return Err(DiffusionError::InvalidStepCount {
-                requested: n,
-                num_train_timesteps: t_max,
-            });
-        }
+        ensure_step_count(n, t_max)?;
         let times: Vec<f64> = match self.config.timestep_spacing {
             TimestepSpacing::Linspace => linspace(0.0, (t_max - 1) as f64, n)
                 .into_iter()

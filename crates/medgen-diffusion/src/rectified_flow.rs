@@ -33,6 +33,7 @@ use crate::error::{DiffusionError, Result};
 use crate::prediction::PredictionType;
 use crate::scheduler::{Scheduler, StepOutput, Timestep, ensure_finite_output, ensure_same_shape};
 use crate::sigma_scheduler::SigmaStep;
+use crate::timesteps::ensure_step_count;
 
 /// How training times are drawn (MONAI's `sample_method`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,12 +175,7 @@ impl RFlowScheduler {
         input_img_size_numel: Option<usize>,
     ) -> Result<()> {
         let (t_max, n) = (self.config.num_train_timesteps, num_inference_steps);
-        if n == 0 || n > t_max {
-            return Err(DiffusionError::InvalidStepCount {
-                requested: n,
-                num_train_timesteps: t_max,
-            });
-        }
+        ensure_step_count(n, t_max)?;
         let numel = match (self.config.use_timestep_transform, input_img_size_numel) {
             (true, Some(numel)) if numel > 0 => Some(numel),
             (true, _) => {

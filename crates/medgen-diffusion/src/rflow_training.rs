@@ -10,14 +10,15 @@
 //!
 //! It implements medgen-train's [`TrainingObjective`], so the one `Trainer` drives it.
 
-use burn::tensor::{Tensor, TensorData};
-use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
+use burn::tensor::Tensor;
+use medgen_core::{Condition, SeededRng, TimeConditionedNetwork};
 use medgen_train::TrainingObjective;
 use rand::Rng;
 
 use crate::error::{DiffusionError, Result};
 use crate::rectified_flow::RFlowScheduler;
 use crate::scheduler::ensure_same_shape;
+use crate::training::{time_tensor, training_batch_size};
 
 /// The rectified-flow velocity loss of the [module docs](self).
 #[derive(Clone, Debug)]
@@ -65,19 +66,8 @@ impl RFlowLoss {
         N: TimeConditionedNetwork<D> + ?Sized,
         R: Rng + ?Sized,
     {
+        let batch = training_batch_size(&x0, condition)?;
         let dims = x0.dims();
-        medgen_core::check::ensure_non_empty(&dims, "training batch")?;
-        let batch = dims[0];
-        if let Some(items) = condition.batch_size()?
-            && items != batch
-        {
-            return Err(CoreError::shape(
-                "condition",
-                format!("one entry per training sample ({batch})"),
-                &[items],
-            )
-            .into());
-        }
         let device = x0.device();
         let times = self.scheduler.sample_timesteps(batch, &dims[2..], rng);
         let noise = medgen_core::noise::gaussian_noise(dims, rng, &device)?;
@@ -88,9 +78,7 @@ impl RFlowLoss {
             rng,
             &device,
         )?;
-        let time_values: Vec<f32> = times.iter().map(|&t| t as f32).collect();
-        let time_tensor = Tensor::<1>::from_data(TensorData::new(time_values, [batch]), &device);
-        let output = network.evaluate(x_t, time_tensor, &condition)?;
+        let output = network.evaluate(x_t, time_tensor(times.into_iter(), &device), &condition)?;
         ensure_same_shape(&output, &x0)?;
         let target = RFlowScheduler::velocity(x0, noise);
         Ok(output.sub(target).square().mean())

@@ -74,6 +74,25 @@ pub struct NoiseSchedule {
 }
 
 impl ScheduleConfig {
+    /// The schedule of a scheduler configuration that spells diffusers' five schedule fields
+    /// out flat (`num_train_timesteps`, `beta_start`, `beta_end`, `beta_schedule`,
+    /// `trained_betas`), validated and built.
+    pub(crate) fn flat(
+        num_train_timesteps: usize,
+        beta_start: f64,
+        beta_end: f64,
+        beta_schedule: BetaSchedule,
+        trained_betas: Option<Vec<f64>>,
+    ) -> Result<NoiseSchedule> {
+        Self::new()
+            .with_num_train_timesteps(num_train_timesteps)
+            .with_beta_start(beta_start)
+            .with_beta_end(beta_end)
+            .with_beta_schedule(beta_schedule)
+            .with_trained_betas(trained_betas)
+            .init()
+    }
+
     /// Validates the configuration and computes the schedule.
     ///
     /// Fails with [`DiffusionError::Core`] (`InvalidConfig`) for `T = 0`, betas outside

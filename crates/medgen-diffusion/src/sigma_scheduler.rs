@@ -74,13 +74,13 @@ pub struct SigmaSchedulerConfig {
 impl SigmaSchedulerConfig {
     /// Validates the configuration and builds the scheduler (timesteps not yet set).
     pub fn init(&self) -> Result<SigmaScheduler> {
-        let schedule = ScheduleConfig::new()
-            .with_num_train_timesteps(self.num_train_timesteps)
-            .with_beta_start(self.beta_start)
-            .with_beta_end(self.beta_end)
-            .with_beta_schedule(self.beta_schedule)
-            .with_trained_betas(self.trained_betas.clone())
-            .init()?;
+        let schedule = ScheduleConfig::flat(
+            self.num_train_timesteps,
+            self.beta_start,
+            self.beta_end,
+            self.beta_schedule,
+            self.trained_betas.clone(),
+        )?;
         Ok(SigmaScheduler {
             config: self.clone(),
             table: LogSigmaTable::new(&schedule)?,

@@ -157,6 +157,14 @@ impl InferenceTimesteps {
 
 /// `round(numpy.arange(T, 0, −T/n)) − 1`, reproducing numpy's float64 arithmetic: the length
 /// is `⌈T / (T/n)⌉` and element `i ≥ 2` is `T + i·δ'` with `δ' = (T − T/n) − T`.
+/// Fails with [`DiffusionError::InvalidStepCount`] unless `1 ≤ n ≤ T`.
+pub(crate) fn ensure_step_count(n: usize, num_train_timesteps: usize) -> Result<()> {
+    if n == 0 || n > num_train_timesteps {
+        return Err(DiffusionError::InvalidStepCount { requested: n, num_train_timesteps });
+    }
+    Ok(())
+}
+
 pub(crate) fn trailing(t_max: usize, n: usize) -> Vec<usize> {
     let start = t_max as f64;
     let delta = -(start / n as f64);

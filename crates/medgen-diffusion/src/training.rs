@@ -26,7 +26,7 @@
 //! takes its limit 1.
 
 use burn::config::Config;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use medgen_core::noise::NoiseKind;
 use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
 use medgen_train::TrainingObjective;
@@ -192,19 +192,7 @@ impl DenoisingLoss {
         N: TimeConditionedNetwork<D> + ?Sized,
         R: Rng + ?Sized,
     {
-        let dims = x0.dims();
-        medgen_core::check::ensure_non_empty(&dims, "training batch")?;
-        let batch = dims[0];
-        if let Some(items) = condition.batch_size()?
-            && items != batch
-        {
-            return Err(CoreError::shape(
-                "condition",
-                format!("one entry per training sample ({batch})"),
-                &[items],
-            )
-            .into());
-        }
+        let batch = training_batch_size(&x0, condition)?;
         let device = x0.device();
         let timesteps = self.sample_timesteps(batch, rng);
         let noise = self.config.noise.sample_like(&x0, rng)?;
@@ -215,11 +203,39 @@ impl DenoisingLoss {
             rng,
             &device,
         )?;
-        let times: Vec<f32> = timesteps.iter().map(|&t| t as f32).collect();
-        let times = Tensor::<1>::from_data(TensorData::new(times, [batch]), &device);
+        let times = time_tensor(timesteps.iter().map(|&t| t as f64), &device);
         let output = network.evaluate(x_t, times, &condition)?;
         self.loss(output, x0, noise, &timesteps)
     }
+}
+
+/// The batch size `N` of clean samples `x₀` (`[N, C, ...]`), checked non-empty, with a
+/// condition of `N` entries or none; the check every training loss starts with.
+pub(crate) fn training_batch_size<const D: usize>(
+    x0: &Tensor<D>,
+    condition: &Condition<D>,
+) -> Result<usize> {
+    let dims = x0.dims();
+    medgen_core::check::ensure_non_empty(&dims, "training batch")?;
+    let batch = dims[0];
+    if let Some(items) = condition.batch_size()?
+        && items != batch
+    {
+        return Err(CoreError::shape(
+            "condition",
+            format!("one entry per training sample ({batch})"),
+            &[items],
+        )
+        .into());
+    }
+    Ok(batch)
+}
+
+/// The network's time input: one (possibly fractional) time per item, `[N]` on `device`.
+pub(crate) fn time_tensor(times: impl ExactSizeIterator<Item = f64>, device: &Device) -> Tensor<1> {
+    let n = times.len();
+    let values: Vec<f32> = times.map(|t| t as f32).collect();
+    Tensor::from_data(TensorData::new(values, [n]), device)
 }
 
 impl<const D: usize> TrainingObjective<D> for DenoisingLoss {
