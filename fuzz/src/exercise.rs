@@ -4,7 +4,7 @@
 //! an abort or a runaway allocation is a pass: a malformed file must come back as an error.
 //!
 //! The functions are shared by the libFuzzer targets (`fuzz/fuzz_targets`) and by the stable
-//! replay test `tests/fuzz_corpus.rs`, which includes this file with `#[path]`.
+//! replay test `tests/suite/fuzz_corpus.rs`, which includes this file with `#[path]`.
 
 use std::path::Path;
 

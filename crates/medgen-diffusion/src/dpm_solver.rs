@@ -26,6 +26,10 @@
 //! `lower_order_final` and fewer than 15 steps; to 2 at the second-to-last step under the
 //! latter rule; and it ramps up over the first steps. Coefficients are computed on the host
 //! from the float32 levels diffusers stores.
+//!
+//! With `thresholding`, every `D_i` is dynamically thresholded before it enters the update and
+//! the history (diffusers' `_threshold_sample`): a pixel-space model under strong
+//! classifier-free guidance otherwise extrapolates overshooting `x̂₀` into the next step.
 
 use burn::config::Config;
 use burn::tensor::Tensor;
@@ -40,6 +44,7 @@ use crate::schedule::{BetaSchedule, NoiseSchedule, ScheduleConfig};
 use crate::scheduler::{Scheduler, StepOutput, Timestep, ensure_finite_output, ensure_same_shape};
 use crate::sigma_scheduler::SigmaStep;
 use crate::sigmas::{KARRAS_RHO, karras_sigmas};
+use crate::threshold::SampleLimit;
 use crate::timesteps::{TimestepSpacing, ensure_step_count, trailing};
 
 /// diffusers' `algorithm_type` (the deprecated noise-prediction forms are not offered).
@@ -127,6 +132,16 @@ pub struct DpmSolverMultistepConfig {
     /// Added to every timestep with `leading` spacing.
     #[config(default = 0)]
     pub steps_offset: usize,
+    /// Dynamic thresholding of every data prediction `x̂₀` (diffusers' `thresholding`, for
+    /// pixel-space models under strong guidance; see [`SampleLimit::DynamicThreshold`]).
+    #[config(default = false)]
+    pub thresholding: bool,
+    /// Quantile of `|x̂₀|` used by dynamic thresholding.
+    #[config(default = 0.995)]
+    pub dynamic_thresholding_ratio: f64,
+    /// Largest dynamic threshold.
+    #[config(default = 1.0)]
+    pub sample_max_value: f64,
     /// Check every model output for NaN/Inf in `step` (one scalar read back per step).
     #[config(default = true)]
     pub check_finite: bool,
@@ -136,7 +151,9 @@ impl DpmSolverMultistepConfig {
     /// Validates the configuration and builds the scheduler (timesteps not yet set).
     ///
     /// # Errors
-    /// `InvalidConfig` naming `solver_order` unless it is 1, 2 or 3, and the schedule's errors.
+    /// `InvalidConfig` naming `solver_order` unless it is 1, 2 or 3, naming
+    /// `dynamic_thresholding_ratio` or `sample_max_value` when thresholding with a ratio
+    /// outside `(0, 1]` or a maximum below 1, and the schedule's errors.
     pub fn init(&self) -> Result<DpmSolverMultistepScheduler> {
         if !(1..=3).contains(&self.solver_order) {
             return Err(DiffusionError::config(
@@ -144,6 +161,13 @@ impl DpmSolverMultistepConfig {
                 format!("expected 1, 2 or 3, got {}", self.solver_order),
             ));
         }
+        let limit = SampleLimit::from_options(
+            false,
+            1.0,
+            self.thresholding,
+            self.dynamic_thresholding_ratio,
+            self.sample_max_value,
+        )?;
         let schedule = ScheduleConfig::flat(
             self.num_train_timesteps,
             self.beta_start,
@@ -160,6 +184,7 @@ impl DpmSolverMultistepConfig {
         }
         Ok(DpmSolverMultistepScheduler {
             config: self.clone(),
+            limit,
             schedule,
             train_sigmas: sigmas,
             timesteps: Vec::new(),
@@ -176,6 +201,7 @@ impl DpmSolverMultistepConfig {
 #[derive(Clone, Debug)]
 pub struct DpmSolverMultistepScheduler {
     config: DpmSolverMultistepConfig,
+    limit: SampleLimit,
     schedule: NoiseSchedule,
     train_sigmas: Vec<f32>,
     timesteps: Vec<usize>,
@@ -376,6 +402,7 @@ impl DpmSolverMultistepScheduler {
             alpha_cumprod,
             self.timesteps[index],
         )?;
+        let x0 = self.limit.apply(x0);
         let dims = sample.dims();
         let mut predictions = vec![x0.clone()];
         for memory in self.history.iter().rev().take(order - 1) {

@@ -198,11 +198,55 @@ impl SchedulerConfig {
     }
 }
 
+impl SchedulerConfig {
+    /// Parses a scheduler specification: a name ([`Self::from_name`]) or a JSON object that
+    /// names a scheduler and overrides some of its fields, e.g.
+    /// `{"scheduler": "dpm++2m-karras", "thresholding": true}` — the named default
+    /// configuration with `thresholding` set. Field names are those of the scheduler's
+    /// configuration (diffusers' and MONAI's names).
+    ///
+    /// # Errors
+    /// An `InvalidConfig` error naming `scheduler` for an unknown name, text that is not a JSON
+    /// object or lacks a `"scheduler"` string, or naming the field for a field the scheduler
+    /// does not have or a value of the wrong type.
+    pub fn parse_spec(spec: &str) -> Result<Self> {
+        let spec = spec.trim();
+        if !spec.starts_with('{') {
+            return Self::from_name(spec);
+        }
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(spec)
+            .map_err(|e| DiffusionError::config("scheduler", format!("not a JSON object: {e}")))?;
+        let name = object.get("scheduler").and_then(|v| v.as_str()).ok_or_else(|| {
+            DiffusionError::config("scheduler", "the JSON object needs a \"scheduler\" name")
+        })?;
+        let base = Self::from_name(name)?;
+        let mut merged = serde_json::to_value(&base)
+            .map_err(|e| DiffusionError::config("scheduler", e.to_string()))?;
+        let fields = merged.as_object_mut().ok_or_else(|| {
+            DiffusionError::config("scheduler", "the configuration is not a JSON object")
+        })?;
+        for (key, value) in object {
+            if key == "scheduler" {
+                continue;
+            }
+            if !fields.contains_key(&key) {
+                return Err(DiffusionError::config(
+                    key.as_str(),
+                    format!("`{}` has no such field", base.name()),
+                ));
+            }
+            fields.insert(key, value);
+        }
+        serde_json::from_value(merged).map_err(|e| DiffusionError::config(base.name(), e))
+    }
+}
+
 impl FromStr for SchedulerConfig {
     type Err = DiffusionError;
 
-    fn from_str(name: &str) -> Result<Self> {
-        Self::from_name(name)
+    /// [`SchedulerConfig::parse_spec`]: a name or a JSON object of overrides.
+    fn from_str(spec: &str) -> Result<Self> {
+        Self::parse_spec(spec)
     }
 }
 
@@ -238,6 +282,30 @@ mod tests {
             assert_eq!(discrete, matches!(name, "ddpm" | "ddim" | "pndm" | "plms"), "{name}");
         }
         assert_eq!(SchedulerConfig::from_name("DDIMScheduler").unwrap().name(), "ddim");
+    }
+
+    #[test]
+    fn a_json_spec_overrides_fields_of_the_named_default() {
+        let config: SchedulerConfig =
+            r#"{"scheduler": "dpm++2m-karras", "thresholding": true, "solver_order": 3}"#
+                .parse()
+                .unwrap();
+        let SchedulerConfig::DpmSolver(dpm) = config else { panic!("not DPM-Solver") };
+        assert!(dpm.thresholding && dpm.use_karras_sigmas);
+        assert_eq!(dpm.solver_order, 3);
+        assert_eq!(dpm.dynamic_thresholding_ratio, 0.995);
+        let error = r#"{"scheduler": "ddim", "thresholdin": true}"#
+            .parse::<SchedulerConfig>()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("thresholdin"), "{error}");
+        let error = r#"{"scheduler": "ddim", "clip_sample": "high"}"#
+            .parse::<SchedulerConfig>()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("ddim"), "{error}");
+        assert!(r#"{"solver_order": 3}"#.parse::<SchedulerConfig>().is_err());
+        assert!("{not json".parse::<SchedulerConfig>().is_err());
     }
 
     #[test]
