@@ -3,21 +3,26 @@
 //! The two-stage recipe of Stable Diffusion / MONAI's `LatentDiffusionInferer` and of the
 //! brain-imaging latent diffusion models conditioned on subject covariates, on the CPU:
 //!
-//! 1. train a convolutional VAE (32x32 phantoms → 4 x 8 x 8 latents);
+//! 1. train a convolutional VAE (32×32 phantoms → 4×8×8 latents; with `--dims 3`, 16×16×16
+//!    phantom volumes → 4×4×4×4 latents);
 //! 2. encode the training set (posterior means), estimate the scale factor `s = 1/std(z)`;
 //! 3. train a small U-Net denoiser (ε-prediction, DDPM schedule) on `s·z`, conditioned on the
 //!    covariate vector `[age, sex, brain volume]` (each mapped to [-1, 1]), dropped 10% of
 //!    the time for classifier-free guidance;
 //! 4. sample latents for the covariates of held-out subjects with DDIM and guidance, decode
 //!    `D(ẑ / s)`;
-//! 5. measure each covariate on the samples (ventricle area for age, head area for sex,
-//!    brain area for brain volume) and print its correlation with the requested value; the
-//!    same measures on real phantoms are printed as the reference.
+//! 5. measure each covariate on the samples (ventricle size for age, head size for sex,
+//!    brain size for brain volume: pixel or voxel counts) and print its correlation with the
+//!    requested value; the same measures on real phantoms are printed as the reference.
 //!
-//! Default run: about 6 minutes on 2 CPU cores (6 min 15 s measured, with other work running).
+//! The same code runs in 2D and 3D: every step is generic over the tensor rank `D`.
+//!
+//! Default run: about 6 minutes on 2 CPU cores in 2D (6 min 15 s measured, with other work
+//! running); see `docs/vae.md` for the 3D run.
 //!
 //! ```sh
 //! cargo run --release --example latent_diffusion -- --out out/latent_diffusion
+//! cargo run --release --example latent_diffusion -- --dims 3 --out out/latent_diffusion_3d
 //! ```
 
 use clap::Parser;
@@ -67,10 +72,16 @@ struct Args {
     /// cpu | wgpu | wgpu-cpu.
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// Spatial dimensions: 2 (32×32 images) or 3 (16×16×16 volumes).
+    #[arg(long, default_value_t = 2)]
+    dims: usize,
 }
 
-const SIZE: usize = 32;
+/// Image side in 2D and volume side in 3D.
+const SIZE_2D: usize = 32;
+const SIZE_3D: usize = 16;
 const TRAIN: usize = 1024;
+/// Training batch in 2D; volumes train on half of it.
 const BATCH: usize = 32;
 /// Samples (the covariates of this many held-out subjects), shown in rows of [`COLUMNS`].
 const SAMPLES: usize = 48;
@@ -84,6 +95,22 @@ const BRAIN: usize = 4;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
+    match args.dims {
+        2 => run::<4>(&args, SIZE_2D),
+        3 => run::<5>(&args, SIZE_3D),
+        other => Err(format!("--dims must be 2 or 3, got {other}").into()),
+    }
+}
+
+/// The whole recipe on tensors of rank `D` (4: images, 5: volumes) of side `size`.
+fn run<const D: usize>(args: &Args, size: usize) -> Result<(), Box<dyn Error>> {
+    let spatial_dims = D - 2;
+    // A 3×3×3 convolution costs three times a 3×3 one per voxel: volumes get half the batch
+    // and half the VAE widths, so that a 3D run costs about what a 2D run does.
+    let (batch_size, vae_hidden) = match spatial_dims {
+        2 => (BATCH, vec![16, 32, 64]),
+        _ => (BATCH / 2, vec![8, 16, 32]),
+    };
     let out = args.out.clone();
     let vae_steps = args.vae_steps;
     let steps = args.steps;
@@ -97,13 +124,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut rng = seeded_rng(seed);
 
     // The data: phantoms in [-1, 1] with their covariates.
-    let phantoms = PhantomConfig::new(SIZE).with_sex_head_difference(SEX_HEAD_DIFFERENCE);
-    let batch = phantoms.generate_batch(TRAIN, &mut rng)?;
+    let phantoms = PhantomConfig::new(size).with_sex_head_difference(SEX_HEAD_DIFFERENCE);
+    let generate = |n: usize, rng: &mut SeededRng| match spatial_dims {
+        2 => phantoms.generate_batch(n, rng),
+        _ => phantoms.generate_volume_batch(n, rng),
+    };
+    let batch = generate(TRAIN, &mut rng)?;
     let covariates = Covariates::of(&batch.covariates);
-    let data = batch.to_tensors::<4>(&train_device)?;
+    let data = batch.to_tensors::<D>(&train_device)?;
     let embeddings = covariates.embedding(&train_device);
     let real = Measures::of(&data.images.clone().inner())?;
-    println!("{TRAIN} phantoms; on real data:");
+    println!("{TRAIN} phantoms of side {size} in {spatial_dims}D; on real data:");
     real.report(&covariates);
     let trainer_config = |steps: usize, lr: f64| {
         TrainerConfig::new(
@@ -112,14 +143,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with_max_grad_norm(Some(5.0))
     };
     let pick = |rng: &mut SeededRng| {
-        let idx: Vec<i32> = (0..BATCH).map(|_| rng.random_range(0..TRAIN) as i32).collect();
-        Tensor::<1, Int>::from_data(TensorData::new(idx, [BATCH]), &train_device)
+        let idx: Vec<i32> = (0..batch_size).map(|_| rng.random_range(0..TRAIN) as i32).collect();
+        Tensor::<1, Int>::from_data(TensorData::new(idx, [batch_size]), &train_device)
     };
 
     // 1. The autoencoder, its initial weights drawn from a seeded generator.
     let mut init_rng = seeded_rng(seed + 10);
     let vae = init_seeded(&train_device, &mut init_rng, |d| {
-        VaeConfig::new(BackboneConfig::new(2, 1, 4).with_hidden(vec![16, 32, 64]))
+        VaeConfig::new(BackboneConfig::new(spatial_dims, 1, 4).with_hidden(vae_hidden.clone()))
             .with_likelihood(Likelihood::Gaussian { std: 0.1 })
             .init(d)
     })?;
@@ -146,6 +177,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 3. The latent denoiser, conditioned on the covariates with CFG dropout.
     let unet = UNetConfig::new(4, 4)
+        .with_spatial_dims(spatial_dims)
         .with_base_channels(32)
         .with_channel_mults(vec![1, 2])
         .with_num_res_blocks(1)
@@ -174,7 +206,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("trained in {:.0} s", started.elapsed().as_secs_f64());
 
     // 4. Samples for the covariates of held-out subjects, ordered by age (rows of COLUMNS).
-    let held_out = phantoms.generate_batch(SAMPLES, &mut seeded_rng(seed + 4))?;
+    let held_out = generate(SAMPLES, &mut seeded_rng(seed + 4))?;
     let mut subjects = held_out.covariates.clone();
     subjects.sort_by(|a, b| a.age.total_cmp(&b.age));
     let requested = Covariates::of(&subjects);
@@ -182,21 +214,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut scheduler = DdimSchedulerConfig::new().init()?;
     scheduler.set_timesteps(sampling_steps)?;
     let mut sample_rng = seeded_rng(seed + 3);
+    let mut latent_shape = [size / 4; D];
+    latent_shape[0] = SAMPLES;
+    latent_shape[1] = 4;
     let samples = latent_diffusion_sample(
         &vae,
         &network,
         &mut scheduler,
         scale,
-        [SAMPLES, 4, SIZE / 4, SIZE / 4],
+        latent_shape,
         &condition,
         &GuidanceConfig::new().with_scale(guidance),
         &mut sample_rng,
         &device,
     )?
     .clamp(-1.0, 1.0);
+    // Volumes are shown by their middle axial slice.
+    let shown: Tensor<4> = match spatial_dims {
+        2 => samples.clone().reshape([SAMPLES, 1, size, size]),
+        _ => samples.clone().narrow(2, size / 2, 1).reshape([SAMPLES, 1, size, size]),
+    };
     GridBuilder::new()
-        .scale(2)
-        .images(samples.clone(), (-1.0, 1.0), COLUMNS)?
+        .scale(if spatial_dims == 2 { 2 } else { 4 })
+        .images(shown, (-1.0, 1.0), COLUMNS)?
         .save(out.join("samples_by_covariates.png"))?;
 
     // 5. Does each measure follow its requested covariate?
@@ -239,7 +279,7 @@ impl Covariates {
     }
 }
 
-/// The three measures taken on images `[N, 1, H, W]` in [-1, 1].
+/// The three measures taken on images `[N, 1, H, W]` or volumes `[N, 1, D, H, W]` in [-1, 1].
 struct Measures {
     ventricles: Vec<f32>,
     head: Vec<f32>,
@@ -247,7 +287,7 @@ struct Measures {
 }
 
 impl Measures {
-    fn of(images: &Tensor<4>) -> Result<Self, Box<dyn Error>> {
+    fn of<const D: usize>(images: &Tensor<D>) -> Result<Self, Box<dyn Error>> {
         Ok(Self {
             ventricles: ventricle_size(images)?,
             head: pixels_between(images, -0.8, 1.01)?,
@@ -258,8 +298,8 @@ impl Measures {
     /// Prints the correlation of each measure with its covariate.
     fn report(&self, covariates: &Covariates) {
         println!(
-            "  r(age, ventricle area) = {:.3}   r(sex, head area) = {:.3}   \
-             r(brain volume, brain area) = {:.3}",
+            "  r(age, ventricle size) = {:.3}   r(sex, head size) = {:.3}   \
+             r(brain volume, brain size) = {:.3}",
             pearson(&covariates.age, &self.ventricles),
             pearson(&covariates.sex, &self.head),
             pearson(&covariates.brain, &self.brain)
@@ -267,10 +307,14 @@ impl Measures {
     }
 }
 
-/// The number of pixels of each image with `low < v < high`: the head (everything brighter
-/// than the background) or the brain (darker than the skull, brighter than the background;
-/// the dark ventricles count, the bright skull ring does not).
-fn pixels_between(images: &Tensor<4>, low: f32, high: f32) -> Result<Vec<f32>, Box<dyn Error>> {
+/// The number of pixels (voxels) of each image with `low < v < high`: the head (everything
+/// brighter than the background) or the brain (darker than the skull, brighter than the
+/// background; the dark ventricles count, the bright skull ring does not).
+fn pixels_between<const D: usize>(
+    images: &Tensor<D>,
+    low: f32,
+    high: f32,
+) -> Result<Vec<f32>, Box<dyn Error>> {
     let n = images.dims()[0];
     let inside = images
         .clone()
@@ -282,14 +326,28 @@ fn pixels_between(images: &Tensor<4>, low: f32, high: f32) -> Result<Vec<f32>, B
     Ok(inside.into_data().try_to_vec::<f32>()?)
 }
 
-/// The ventricle measure of each image `[N, 1, H, W]` in [-1, 1]: the number of dark pixels
-/// (below −0.4) in the central half of the image (the ventricles are the dark CSF in the
-/// middle of the head; the dark background and outer CSF lie outside that window).
-fn ventricle_size(images: &Tensor<4>) -> Result<Vec<f32>, Box<dyn Error>> {
-    let [n, _, h, w] = images.dims();
-    let centre = images.clone().slice([0..n, 0..1, h / 4..3 * h / 4, w / 4..3 * w / 4]);
-    let dark = centre.lower_elem(-0.4).float().reshape([n as i32, -1]).sum_dim(1);
-    Ok(dark.into_data().try_to_vec::<f32>()?)
+/// The ventricle measure of each image `[N, 1, S, ..., S]` in [-1, 1]: the number of dark
+/// pixels or voxels (below −0.4) in the central box `[S/4, 3S/4)` along every axis (the
+/// ventricles are the dark CSF in the middle of the head; the dark background and outer CSF
+/// lie outside that box).
+fn ventricle_size<const D: usize>(images: &Tensor<D>) -> Result<Vec<f32>, Box<dyn Error>> {
+    let dims = images.dims();
+    let spatial = &dims[2..];
+    let values: Vec<f32> = images.clone().into_data().convert::<f32>().try_to_vec()?;
+    let per_image: usize = spatial.iter().product();
+    let central = |mut index: usize| {
+        spatial.iter().rev().all(|&side| {
+            let coordinate = index % side;
+            index /= side;
+            coordinate >= side / 4 && coordinate < 3 * side / 4
+        })
+    };
+    Ok(values
+        .chunks_exact(per_image)
+        .map(|image| {
+            image.iter().enumerate().filter(|&(i, &v)| v < -0.4 && central(i)).count() as f32
+        })
+        .collect())
 }
 
 /// Pearson's correlation coefficient of two equally long samples.

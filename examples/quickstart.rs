@@ -60,7 +60,8 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     channels: usize,
     /// ddpm | ddim | euler | heun | dpm++2m | dpm++3m | dpm++2m-sde (each also -karras) |
-    /// euler-ancestral | pndm | plms.
+    /// euler-ancestral | pndm | plms, or a JSON object naming one and overriding fields, e.g.
+    /// `{"scheduler": "dpm++2m", "thresholding": true}` (see docs/schedulers.md).
     #[arg(long, default_value = "ddim")]
     sampler: String,
     /// Sampler steps.

@@ -10,12 +10,14 @@
 //!    layers over a seven-word vocabulary) and a U-Net denoiser whose spatial-transformer blocks
 //!    cross-attend to the report tokens (10% of reports dropped to the learned null context,
 //!    for classifier-free guidance);
-//! 3. train a small classifier of the eight report combinations on real phantoms — the
-//!    measuring instrument (it sees the image and a left-to-right coordinate ramp, since a
-//!    pooled convolutional classifier cannot otherwise tell left from right): its accuracy on
-//!    held-out real phantoms is the upper bound;
+//! 3. build the measuring instrument, a normative model: the per-pixel mean and standard
+//!    deviation of lesion-free phantoms. A lesion is where an image departs from that norm by
+//!    more than three standard deviations: the sign of the departure is its polarity, and the
+//!    largest connected region of that sign gives its side (centroid column) and its size
+//!    (pixel count, split at the median measured on the training phantoms). Its agreement with the truth on held-out real
+//!    phantoms is the upper bound of what the samples can score;
 //! 4. sample four images for each of the eight reports with DDIM and guidance, and
-//!    print how often the classifier reads back the requested side, size and polarity.
+//!    print how often the instrument reads back the requested side, size and polarity.
 //!
 //! Default run: about 10 minutes on 2 CPU cores.
 //!
@@ -34,14 +36,12 @@ use std::time::Instant;
 
 use medgen::burn::module::Module;
 use medgen::burn::optim::AdamWConfig;
-use medgen::burn::tensor::activation::log_softmax;
 use medgen::burn::tensor::{Device, Int, Tensor, TensorData};
 use medgen::core::noise::gaussian_noise;
 use medgen::core::{Condition, DeviceChoice, SeededRng, init_seeded, seeded_rng};
 use medgen::data::{PhantomConfig, tissue};
 use medgen::diffusion::{
-    DenoisingLossConfig, DiffusionError, GuidanceConfig, NoisyClassifier, NoisyClassifierConfig,
-    ScheduleConfig, SchedulerConfig, sample,
+    DenoisingLossConfig, DiffusionError, GuidanceConfig, ScheduleConfig, SchedulerConfig, sample,
 };
 use medgen::nn::{ReportEncoder, ReportEncoderConfig, ReportVocabulary, UNet, UNetConfig};
 use medgen::train::viz::GridBuilder;
@@ -58,13 +58,14 @@ struct Args {
     /// Denoiser training steps.
     #[arg(long, default_value_t = 1500)]
     steps: usize,
-    /// Classifier (measuring instrument) training steps.
-    #[arg(long, default_value_t = 600)]
-    classifier_steps: usize,
+    /// Lesion-free phantoms in the normative model (the measuring instrument).
+    #[arg(long, default_value_t = 2048)]
+    norm_phantoms: usize,
     /// Classifier-free guidance scale.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 3.0)]
     guidance: f64,
-    /// Sampler, by name (see docs/schedulers.md).
+    /// Sampler: a name, or a JSON object naming one and overriding fields, e.g.
+    /// `{"scheduler": "dpm++2m-karras", "thresholding": true}` (see docs/schedulers.md).
     #[arg(long, default_value = "ddim")]
     sampler: String,
     /// Sampling steps.
@@ -100,9 +101,6 @@ struct Finding {
 impl Finding {
     fn from_index(k: usize) -> Self {
         Self { right: k & 4 != 0, large: k & 2 != 0, hyper: k & 1 != 0 }
-    }
-    fn index(self) -> usize {
-        4 * usize::from(self.right) + 2 * usize::from(self.large) + usize::from(self.hyper)
     }
     fn report(self) -> String {
         format!(
@@ -142,10 +140,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let phantoms = PhantomConfig::new(SIZE)
         .with_lesion_probability(1.0)
         .with_max_lesions(1)
-        .with_lesion_radius_min(0.1)
-        .with_lesion_radius_max(0.25)
-        .with_lesion_contrast_min(0.25)
-        .with_lesion_contrast_max(0.4);
+        .with_lesion_radius_min(0.15)
+        .with_lesion_radius_max(0.3)
+        .with_lesion_contrast_min(0.35)
+        .with_lesion_contrast_max(0.5);
     let mut rng = seeded_rng(args.seed);
     let (train, median_area) =
         cohort(&phantoms, TRAIN, None, &vocabulary, &mut rng, &train_device)?;
@@ -158,6 +156,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         train.findings[0].report()
     );
 
+    // The measuring instrument: a normative model of lesion-free phantoms, checked on the
+    // held-out real phantoms before any training.
+    let reader = LesionReader::fit(
+        &phantoms.clone().with_lesion_probability(0.0),
+        args.norm_phantoms,
+        &train.images,
+        &mut seeded_rng(args.seed + 20),
+    )?;
+    let real = reader.read(&held_out.images)?;
+    let real_scores = Scores::of(&real, &held_out.findings);
+    println!(
+        "normative lesion reader on {} held-out real phantoms: {real_scores}",
+        held_out.findings.len()
+    );
+
     // 2. Report encoder + cross-attention U-Net, trained jointly on the denoising loss.
     let mut init_rng = seeded_rng(args.seed + 10);
     let model = init_seeded(&train_device, &mut init_rng, |d| {
@@ -168,7 +181,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .with_base_channels(16)
                 .with_channel_mults(vec![1, 2, 2])
                 .with_num_res_blocks(1)
-                .with_attention_resolutions(vec![4])
+                .with_attention_resolutions(vec![2, 4])
                 .with_groups(8)
                 .with_cross_attention_dim(Some(CONTEXT_DIM))
                 .with_num_head_channels(Some(16))
@@ -205,13 +218,35 @@ fn main() -> Result<(), Box<dyn Error>> {
     let model = trainer.into_model().valid();
     println!("denoiser trained in {:.0} s", started.elapsed().as_secs_f64());
 
-    // 3. The measuring instrument: a classifier of the eight findings, on real phantoms.
-    let classifier = train_classifier(&train, args.classifier_steps, args.seed, &train_device)?;
-    let real = classify(&classifier, held_out.images.clone())?;
-    let real_scores = Scores::of(&real, &held_out.findings);
-    println!("classifier on {} held-out real phantoms: {}", held_out.findings.len(), real_scores);
+    // Does the denoiser use the report? Its loss on held-out phantoms with their own reports
+    // against the same noise and times with another phantom's report.
+    let held_out_loss =
+        |ids: Tensor<2, Int>, mask: Tensor<2, Int>| -> Result<f32, DiffusionError> {
+            let mask = mask.equal_elem(1);
+            let context = model.encoder.forward(ids, mask.clone())?;
+            let condition = Condition::none().with_context(context).with_context_mask(mask);
+            let loss = loss.training_loss(
+                &model.unet,
+                held_out.images.clone(),
+                &condition,
+                &mut seeded_rng(7),
+            )?;
+            Ok(loss.into_scalar::<f32>())
+        };
+    let n = held_out.findings.len();
+    let shift: Vec<i32> = (0..n).map(|i| ((i + 1) % n) as i32).collect();
+    let shift = Tensor::<1, Int>::from_data(TensorData::new(shift, [n]), &device);
+    let own = held_out_loss(held_out.ids.clone(), held_out.mask.clone())?;
+    let other = held_out_loss(
+        held_out.ids.clone().select(0, shift.clone()),
+        held_out.mask.clone().select(0, shift),
+    )?;
+    println!(
+        "held-out denoising loss: {own:.5} with each phantom's own report, {other:.5} with \
+         another phantom's (the report helps when the first is lower)"
+    );
 
-    // 4. Four samples per report, read back by the classifier.
+    // 3. Four samples per report, read back by the normative reader.
     let requested: Vec<Finding> = (0..8 * PER_REPORT).map(|i| Finding::from_index(i % 8)).collect();
     let reports: Vec<String> = requested.iter().map(|f| f.report()).collect();
     let (ids, mask) = vocabulary.encode_batch(&reports, MAX_TOKENS, &device)?;
@@ -230,7 +265,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &mut sample_rng,
     )?;
     let samples = out.sample.clamp(-1.0, 1.0);
-    let read_back = classify(&classifier, samples.clone())?;
+    let read_back = reader.read(&samples)?;
     let scores = Scores::of(&read_back, &requested);
     println!(
         "\n{} samples ({} with {} network evaluations each), read back: {}",
@@ -313,60 +348,136 @@ fn pick(count: usize, rng: &mut SeededRng, device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(idx, [BATCH]), device)
 }
 
-/// A classifier of the eight findings of real phantoms (evaluated at diffusion time 0),
-/// trained with cross-entropy.
-fn train_classifier(
-    cohort: &Cohort,
-    steps: usize,
-    seed: u64,
-    device: &Device,
-) -> Result<NoisyClassifier, Box<dyn Error>> {
-    let classifier = init_seeded(device, &mut seeded_rng(seed + 20), |d| {
-        NoisyClassifierConfig::new(2, 2, 8).with_channels(32).with_levels(3).init(d)
-    })?;
-    let labels: Vec<i64> = cohort.findings.iter().map(|f| f.index() as i64).collect();
-    let labels =
-        Tensor::<1, Int>::from_data(TensorData::new(labels, [cohort.findings.len()]), device);
-    let mut trainer = Trainer::new(
-        &TrainerConfig::new(WarmupCosineConfig::new(2e-3, steps).with_warmup_steps(steps / 20)),
-        classifier,
-        AdamWConfig::new().init(),
-        seeded_rng(seed + 21),
-        &(),
-    )?
-    .with_progress(TrainingProgress::new("finding classifier", steps));
-    let count = cohort.findings.len();
-    trainer.fit(|m: &NoisyClassifier, _step, rng| -> Result<Tensor<1>, DiffusionError> {
-        let idx = pick(count, rng, device);
-        let x = with_coordinates(cohort.images.clone().select(0, idx.clone()));
-        let y = labels.clone().select(0, idx).reshape([BATCH, 1]);
-        let logits = m.forward(x, Tensor::zeros([BATCH], device))?;
-        Ok(log_softmax(logits, 1).gather(1, y).neg().mean())
-    })?;
-    Ok(trainer.into_model().valid())
+/// The measuring instrument: a per-pixel normative model of lesion-free phantoms.
+///
+/// With μ(p), σ(p) the mean and standard deviation of pixel p over lesion-free phantoms,
+/// an image's departure is z(p) = (x(p) − μ(p)) / max(σ(p), σ_min). The pixels with
+/// |z| > `Z_THRESHOLD` vote on the polarity (sign of Σ z); the connected region of the
+/// winning sign with the largest excess mass is the lesion, whose weighted centroid column
+/// gives the side and whose pixel count, against the median count on the training phantoms,
+/// the size.
+struct LesionReader {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    median_area: usize,
 }
 
-/// The classifier's reading of every image.
-fn classify(
-    classifier: &NoisyClassifier,
-    images: Tensor<4>,
-) -> Result<Vec<Finding>, Box<dyn Error>> {
-    let n = images.dims()[0];
-    let device = images.device();
-    let logits = classifier.forward(with_coordinates(images), Tensor::zeros([n], &device))?;
-    let best: Vec<i64> = logits.argmax(1).reshape([n]).into_data().convert::<i64>().try_to_vec()?;
-    Ok(best.into_iter().map(|k| Finding::from_index(k as usize)).collect())
+/// Departure (in standard deviations) beyond which a pixel counts as lesion.
+const Z_THRESHOLD: f32 = 3.0;
+/// Floor of the per-pixel standard deviation (images in [-1, 1]), so that pixels that barely
+/// vary in healthy phantoms (the background) do not flag every small deviation.
+const MIN_STD: f32 = 0.05;
+
+/// The departing pixels of one image: polarity, weighted centroid column and area.
+struct Departure {
+    hyper: bool,
+    centroid: f64,
+    area: usize,
 }
 
-/// `[N, 2, H, W]`: the images and a horizontal coordinate ramp from −1 (left) to 1 (right).
-fn with_coordinates(images: Tensor<4>) -> Tensor<4> {
-    let [n, _, h, w] = images.dims();
-    let ramp: Vec<f32> = (0..w).map(|j| (2 * j + 1) as f32 / w as f32 - 1.0).collect();
-    let ramp = Tensor::<1>::from_data(TensorData::new(ramp, [w]), &images.device())
-        .reshape([1, 1, 1, w])
-        .repeat_dim(2, h)
-        .repeat_dim(0, n);
-    Tensor::cat(vec![images, ramp], 1)
+impl LesionReader {
+    /// Fits μ and σ on `count` phantoms of `healthy` (which must draw no lesions), then sets
+    /// the size split at the median area the reader measures on `training` images.
+    fn fit(
+        healthy: &PhantomConfig,
+        count: usize,
+        training: &Tensor<4>,
+        rng: &mut SeededRng,
+    ) -> Result<Self, Box<dyn Error>> {
+        let batch = healthy.generate_batch(count, rng)?;
+        let pixels = SIZE * SIZE;
+        let mut mean = vec![0.0f64; pixels];
+        let mut square = vec![0.0f64; pixels];
+        for image in batch.images.chunks_exact(pixels) {
+            for (p, &v) in image.iter().enumerate() {
+                let v = f64::from(2.0 * v - 1.0);
+                mean[p] += v;
+                square[p] += v * v;
+            }
+        }
+        let n = count as f64;
+        let std = mean
+            .iter()
+            .zip(&square)
+            .map(|(&s, &q)| ((q / n - (s / n).powi(2)).max(0.0).sqrt() as f32).max(MIN_STD))
+            .collect();
+        let mean = mean.iter().map(|&s| (s / n) as f32).collect();
+        let mut reader = Self { mean, std, median_area: 0 };
+        let mut areas: Vec<usize> =
+            host_images(training)?.iter().map(|image| reader.departure(image).area).collect();
+        areas.sort_unstable();
+        reader.median_area = areas[areas.len() / 2];
+        Ok(reader)
+    }
+
+    /// The departure of one image (`SIZE²` values in [-1, 1]) from the norm: the polarity
+    /// voted by all pixels beyond the threshold, then the 4-connected region of that sign with
+    /// the largest excess mass `Σ (|z| − Z_THRESHOLD)` (scattered departures elsewhere, such
+    /// as a sample's slightly different skull outline, do not move the lesion's centroid).
+    fn departure(&self, image: &[f32]) -> Departure {
+        let z: Vec<f32> =
+            image.iter().zip(&self.mean).zip(&self.std).map(|((x, m), s)| (x - m) / s).collect();
+        let vote: f32 = z.iter().filter(|v| v.abs() > Z_THRESHOLD).sum();
+        let hyper = vote > 0.0;
+        let excess: Vec<f32> =
+            z.iter().map(|&v| if hyper { v } else { -v } - Z_THRESHOLD).collect();
+        let mut seen = vec![false; excess.len()];
+        let mut best = Departure { hyper, centroid: SIZE as f64 / 2.0, area: 0 };
+        let mut best_mass = 0.0f64;
+        for start in 0..excess.len() {
+            if seen[start] || excess[start] <= 0.0 {
+                continue;
+            }
+            let (mut mass, mut column, mut area) = (0.0f64, 0.0f64, 0usize);
+            let mut stack = vec![start];
+            seen[start] = true;
+            while let Some(p) = stack.pop() {
+                let w = f64::from(excess[p]);
+                mass += w;
+                column += w * (p % SIZE) as f64;
+                area += 1;
+                let (row, col) = (p / SIZE, p % SIZE);
+                let neighbours = [
+                    (row > 0).then(|| p - SIZE),
+                    (row + 1 < SIZE).then(|| p + SIZE),
+                    (col > 0).then(|| p - 1),
+                    (col + 1 < SIZE).then(|| p + 1),
+                ];
+                for q in neighbours.into_iter().flatten() {
+                    if !seen[q] && excess[q] > 0.0 {
+                        seen[q] = true;
+                        stack.push(q);
+                    }
+                }
+            }
+            if mass > best_mass {
+                best_mass = mass;
+                best = Departure { hyper, centroid: column / mass, area };
+            }
+        }
+        best
+    }
+
+    /// The reader's finding for every image of `[N, 1, SIZE, SIZE]` (values in [-1, 1]).
+    fn read(&self, images: &Tensor<4>) -> Result<Vec<Finding>, Box<dyn Error>> {
+        Ok(host_images(images)?
+            .iter()
+            .map(|image| {
+                let d = self.departure(image);
+                Finding {
+                    right: d.centroid + 0.5 >= SIZE as f64 / 2.0,
+                    large: d.area >= self.median_area,
+                    hyper: d.hyper,
+                }
+            })
+            .collect())
+    }
+}
+
+/// The images of `[N, 1, SIZE, SIZE]` as one host vector each.
+fn host_images(images: &Tensor<4>) -> Result<Vec<Vec<f32>>, Box<dyn Error>> {
+    let values: Vec<f32> = images.clone().into_data().convert::<f32>().try_to_vec()?;
+    Ok(values.chunks_exact(SIZE * SIZE).map(<[f32]>::to_vec).collect())
 }
 
 /// Per-attribute and exact agreement of readings with requested findings.
