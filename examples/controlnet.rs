@@ -37,7 +37,7 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use medgen::burn::module::{Module, ModuleMapper, Param};
+use medgen::burn::module::Module;
 use medgen::burn::optim::AdamWConfig;
 use medgen::burn::tensor::{Int, Tensor};
 use medgen::core::{Condition, DeviceChoice, Sample, init_seeded, seeded_rng};
@@ -50,6 +50,7 @@ use medgen::nn::{ControlNetConfig, ControlledUNet, UNet, UNetConfig};
 use medgen::train::viz::{GridBuilder, label_map_to_rgb};
 use medgen::train::{
     EmaConfig, Trainer, TrainerConfig, TrainingObjective, TrainingProgress, WarmupCosineConfig,
+    on_autodiff,
 };
 
 /// Label map → phantom with a ControlNet on a frozen diffusion model.
@@ -152,7 +153,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     })?;
     // The EMA weights, put back on the autodiff device: the base stays frozen, but the
     // ControlNet's gradients flow through it.
-    let base: UNet = trainer.inference_model().map(&mut OnAutodiff);
+    let base: UNet = on_autodiff(trainer.inference_model());
     println!("base trained in {:.0} s", started.elapsed().as_secs_f64());
 
     // 2. The ControlNet: the base's encoder, copied, reading the one-hot label map. The base
@@ -250,15 +251,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Moves every float parameter onto the autodiff form of its device, keeping its value.
-struct OnAutodiff;
-
-impl ModuleMapper for OnAutodiff {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        Param::from_tensor(param.val().detach().autodiff())
-    }
 }
 
 /// The hint: a label map `[N, 1, H, W]` as one-hot tissue channels `[N, 7, H, W]` in {0, 1}.

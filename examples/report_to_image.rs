@@ -19,7 +19,8 @@
 //! 4. sample four images for each of the eight reports with DDIM and guidance, and
 //!    print how often the instrument reads back the requested side, size and polarity.
 //!
-//! Default run: about 10 minutes on 2 CPU cores.
+//! Default run: about 20 minutes on 2 CPU cores (22 min measured, the cores shared with a
+//! second run; see docs/conditioning.md for what it measured).
 //!
 //! ```sh
 //! cargo run --release --example report_to_image -- --out out/report_to_image

@@ -8,6 +8,7 @@
 //! for experiment logs ([`viz`]: PNG grids of samples, loss curves).
 
 pub mod atomic_file;
+pub mod autodiff;
 pub mod checkpoint;
 pub mod checkpoint_container;
 pub mod checkpoint_dir;
@@ -26,6 +27,7 @@ pub mod updater;
 pub mod viz;
 
 pub use atomic_file::write_atomically;
+pub use autodiff::on_autodiff;
 pub use checkpoint::Checkpoint;
 pub use checkpoint_container::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION};
 pub use checkpoint_dir::{
