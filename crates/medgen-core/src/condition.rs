@@ -165,6 +165,23 @@ impl<const D: usize> Condition<D> {
         Ok(found)
     }
 
+    /// Checks that the condition fits a batch of `batch` items: every present part has
+    /// `batch` entries along its first axis (an empty condition fits any batch).
+    ///
+    /// # Errors
+    /// [`CoreError::ShapeMismatch`] naming `condition` when the parts disagree with each other
+    /// or with `batch`.
+    pub fn ensure_batch_size(&self, batch: usize) -> Result<()> {
+        match self.batch_size()? {
+            Some(items) if items != batch => Err(CoreError::shape(
+                "condition",
+                format!("one entry per item of the batch ({batch})"),
+                &[items],
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The same condition with every item switched to the null condition (the unconditional
     /// branch of classifier-free guidance). An image or control condition is kept: it is part
     /// of the input, not of the guidance; the context is kept too, and the network replaces it
@@ -334,7 +351,19 @@ mod tests {
             .with_class(Tensor::zeros([3], &device))
             .with_embedding(Tensor::zeros([4, 2], &device));
         assert!(cond.batch_size().is_err());
+        assert!(cond.ensure_batch_size(3).is_err());
         assert!(cond.drop_randomly(3, 1.5, &mut seeded_rng(0), &device).is_err());
+    }
+
+    #[test]
+    fn a_condition_fits_only_its_own_batch_size() {
+        let device = test_device();
+        let cond = Condition::<4>::none().with_class(Tensor::zeros([3], &device));
+        cond.ensure_batch_size(3).unwrap();
+        let err = cond.ensure_batch_size(4).unwrap_err();
+        assert!(matches!(err, CoreError::ShapeMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("condition"), "{err}");
+        Condition::<4>::none().ensure_batch_size(7).unwrap();
     }
 
     #[test]

@@ -35,16 +35,7 @@ where
         let dims = sample.dims();
         medgen_core::check::ensure_non_empty(&dims, "sample")?;
         let batch = dims[0];
-        if let Some(items) = condition.batch_size()?
-            && items != batch
-        {
-            return Err(medgen_core::CoreError::shape(
-                "condition",
-                format!("one entry per sample ({batch})"),
-                &[items],
-            )
-            .into());
-        }
+        condition.ensure_batch_size(batch)?;
         guidance.validate(condition)?;
         Ok(Self {
             guided: ClassifierFreeGuidance::new(network, guidance.clone())?,

@@ -28,7 +28,7 @@
 use burn::config::Config;
 use burn::tensor::{Device, Tensor, TensorData};
 use medgen_core::noise::NoiseKind;
-use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
+use medgen_core::{Condition, SeededRng, TimeConditionedNetwork};
 use medgen_train::TrainingObjective;
 use rand::{Rng, RngExt};
 
@@ -218,16 +218,7 @@ pub(crate) fn training_batch_size<const D: usize>(
     let dims = x0.dims();
     medgen_core::check::ensure_non_empty(&dims, "training batch")?;
     let batch = dims[0];
-    if let Some(items) = condition.batch_size()?
-        && items != batch
-    {
-        return Err(CoreError::shape(
-            "condition",
-            format!("one entry per training sample ({batch})"),
-            &[items],
-        )
-        .into());
-    }
+    condition.ensure_batch_size(batch)?;
     Ok(batch)
 }
 
@@ -263,6 +254,7 @@ mod tests {
     use burn::module::Module;
     use burn::optim::AdamWConfig;
     use burn::tensor::{Device, Int};
+    use medgen_core::CoreError;
     use medgen_core::noise::gaussian_like;
     use medgen_core::seeded_rng;
     use medgen_nn::{UNet, UNetConfig};

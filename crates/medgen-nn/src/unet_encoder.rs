@@ -140,11 +140,7 @@ impl EncoderView<'_> {
         if t.dims() != [batch] {
             return Err(CoreError::shape("t", format!("[N] = [{batch}]"), &t.dims()));
         }
-        if let Some(n) = condition.batch_size()?
-            && n != batch
-        {
-            return Err(CoreError::shape("condition", format!("batch size N = {batch}"), &[n]));
-        }
+        condition.ensure_batch_size(batch)?;
         if self.null_context.is_none() && condition.context.is_some() {
             return Err(CoreError::config(
                 "condition.context",

@@ -1,7 +1,7 @@
 //! The exact log-likelihood of a trained flow-matching model.
 
 use burn::tensor::Tensor;
-use medgen_core::{Condition, CoreError, SeededRng, TimeConditionedNetwork};
+use medgen_core::{Condition, SeededRng, TimeConditionedNetwork};
 
 use crate::continuous::{CnfLogDensity, ContinuousFlowConfig, VjpField, cnf_log_density};
 use crate::error::Result;
@@ -41,16 +41,7 @@ where
 {
     let dims = x.dims();
     medgen_core::check::ensure_non_empty(&dims, "x")?;
-    if let Some(items) = condition.batch_size()?
-        && items != dims[0]
-    {
-        return Err(CoreError::shape(
-            "condition",
-            format!("one entry per item ({})", dims[0]),
-            &[items],
-        )
-        .into());
-    }
+    condition.ensure_batch_size(dims[0])?;
     cnf_log_density(&VjpField::new(network), x, condition, config, rng)
 }
 

@@ -179,16 +179,7 @@ impl FlowMatchingLoss {
         medgen_core::check::ensure_non_empty(&dims, "data batch x1")?;
         medgen_core::check::ensure_shape(&x0.dims(), &dims, "source batch x0")?;
         let batch = dims[0];
-        if let Some(items) = condition.batch_size()?
-            && items != batch
-        {
-            return Err(CoreError::shape(
-                "condition",
-                format!("one entry per training sample ({batch})"),
-                &[items],
-            )
-            .into());
-        }
+        condition.ensure_batch_size(batch)?;
         medgen_core::check::ensure_finite(&x0, "source batch x0")?;
         medgen_core::check::ensure_finite(&x1, "data batch x1")?;
         let device = x1.device();

@@ -3,7 +3,7 @@
 use burn::tensor::{Device, Tensor};
 use medgen_core::noise::gaussian_noise;
 use medgen_core::ode::OdeSolver;
-use medgen_core::{Condition, CoreError, TimeConditionedNetwork};
+use medgen_core::{Condition, TimeConditionedNetwork};
 use rand::Rng;
 
 use crate::error::Result;
@@ -56,16 +56,7 @@ where
 {
     let dims = x_start.dims();
     medgen_core::check::ensure_non_empty(&dims, "initial state")?;
-    if let Some(items) = condition.batch_size()?
-        && items != dims[0]
-    {
-        return Err(CoreError::shape(
-            "condition",
-            format!("one entry per sample ({})", dims[0]),
-            &[items],
-        )
-        .into());
-    }
+    condition.ensure_batch_size(dims[0])?;
     solver.validate()?;
     let solution = solver.solve(velocity_ode(network, condition), x_start, t0, t1)?;
     Ok(FlowSample {
